@@ -1,0 +1,28 @@
+import type { FastifyRequest } from 'fastify'
+import type { Project, ProjectStore } from '../../ports/projects.ts'
+import { httpErrors } from './errors.ts'
+
+/**
+ * Resolves `Authorization: Bearer <personal API key>` to the one project the key may see, and
+ * refuses any other project id: a key never reads another project's data.
+ */
+export async function authorizedProject(
+  request: FastifyRequest,
+  projects: ProjectStore,
+  projectId: string,
+): Promise<Project> {
+  const header = request.headers.authorization
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null
+  if (!match?.[1]) throw httpErrors.missingApiKey()
+  let project: Project | undefined
+  try {
+    project = await projects.findByPersonalApiKey(match[1])
+  } catch (error) {
+    throw Object.assign(httpErrors.unavailable('The project store is unreachable; retry shortly.'), {
+      cause: error,
+    })
+  }
+  if (project === undefined) throw httpErrors.invalidApiKey()
+  if (String(project.id) !== projectId) throw httpErrors.wrongProject(projectId)
+  return project
+}

@@ -1,0 +1,62 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Logger } from '../../ports/logger.ts'
+import type { SluiceMetrics } from '../metrics/metrics.ts'
+import { type ApiRouteDeps, apiRoutes } from './api-routes.ts'
+import { type CaptureRouteDeps, captureRoutes } from './capture-routes.ts'
+import { sendError, toHttpError } from './errors.ts'
+import { type RemoteConfigDeps, remoteConfigRoutes } from './remote-config-routes.ts'
+
+export interface Readiness {
+  /** Each role's name and whether it can do its work now. */
+  check(): Promise<Record<string, boolean>>
+}
+
+export interface HttpServerDeps {
+  logger: Logger
+  metrics: SluiceMetrics
+  readiness: Readiness
+  capture?: Omit<CaptureRouteDeps, 'metrics'>
+  api?: ApiRouteDeps
+  remoteConfig?: RemoteConfigDeps
+}
+
+/** The HTTP face of sluice: health and metrics always; capture and the API when those roles run here. */
+export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, return503OnClosing: true, forceCloseConnections: 'idle' })
+
+  app.setErrorHandler((error, request, reply) => {
+    const httpError = toHttpError(error, request)
+    if (httpError.status >= 500) deps.logger.error({ err: error, url: request.url }, 'request failed')
+    return sendError(reply, httpError)
+  })
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      type: 'not_found',
+      code: 'not_found',
+      detail: `No route for ${request.method} ${request.url.split('?')[0]}.`,
+    }),
+  )
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.observeRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode)
+  })
+
+  app.get('/_liveness', async () => ({ status: 'ok' }))
+  app.get('/_readiness', async (_request, reply) => {
+    const roles = await deps.readiness.check()
+    const ready = Object.values(roles).every(Boolean)
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', roles })
+  })
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', deps.metrics.registry.contentType)
+    return deps.metrics.registry.metrics()
+  })
+
+  const capture = deps.capture
+  if (capture)
+    await app.register(async (scope) => captureRoutes(scope, { ...capture, metrics: deps.metrics.capture }))
+  const remoteConfig = deps.remoteConfig
+  if (remoteConfig) await app.register(async (scope) => remoteConfigRoutes(scope, remoteConfig))
+  const api = deps.api
+  if (api) await app.register(async (scope) => apiRoutes(scope, api))
+  return app
+}

@@ -1,0 +1,293 @@
+import { EventEmitter } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type Database, open, type RootDatabase } from 'lmdb'
+import type {
+  Log,
+  LogBatch,
+  LogMessage,
+  LogRecord,
+  SubscribeOptions,
+  Subscription,
+  TopicSpec,
+} from '../../../ports/log.ts'
+import { LogUnavailableError } from '../../../ports/log.ts'
+import type { Logger } from '../../../ports/logger.ts'
+import { partitionForKey } from '../murmur2.ts'
+
+/** Where a record batch starts: like Kafka, the records of one append to a partition are stored together. */
+type BatchKey = [topic: string, partition: number, baseOffset: number]
+type OffsetKey = [group: string, topic: string, partition: number]
+interface StoredRecord {
+  key: string | null
+  value: string
+  headers?: Record<string, string>
+}
+interface StoredBatch {
+  timestamp: number
+  records: StoredRecord[]
+}
+
+export interface EmbeddedLogOptions {
+  path: string
+  logger?: Logger
+  /** How often a consumer looks for records appended by another process. */
+  pollIntervalMs?: number
+}
+
+const lastOffset = Number.MAX_SAFE_INTEGER
+
+/**
+ * Kafka's model — topics, partitions, offsets, consumer groups — in an LMDB environment in the
+ * data dir. Appends queued in the same event turn share one LMDB transaction and one fsync (group
+ * commit), and `append` resolves only once they are on disk. Offsets are assigned in memory, so one
+ * process appends at a time (the data dir lock guarantees it).
+ */
+export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
+  const root: RootDatabase = open({ path: options.path, compression: false })
+  const batches: Database<StoredBatch, BatchKey> = root.openDB({ name: 'record_batches' })
+  const offsets: Database<number, OffsetKey> = root.openDB({ name: 'consumer_offsets' })
+  const topics: Database<TopicSpec, string> = root.openDB({ name: 'topics' })
+  const nextOffsets = new Map<string, number>()
+  const appended = new EventEmitter().setMaxListeners(0)
+  const subscriptions = new Set<Subscription>()
+  const pollIntervalMs = options.pollIntervalMs ?? 50
+  let roundRobin = 0
+  let closed = false
+
+  const partitionsOf = (topic: string): number => {
+    const spec = topics.get(topic)
+    if (spec === undefined) throw new LogUnavailableError(`topic ${topic} does not exist`, { topic })
+    return spec.partitions
+  }
+
+  const nextOffset = (topic: string, partition: number): number => {
+    const id = `${topic}\u0000${partition}`
+    let next = nextOffsets.get(id)
+    if (next === undefined) {
+      next = 0
+      for (const { key, value } of batches.getRange({
+        start: [topic, partition, lastOffset],
+        end: [topic, partition, -1],
+        reverse: true,
+        limit: 1,
+      })) {
+        next = (key as BatchKey)[2] + value.records.length
+      }
+      nextOffsets.set(id, next)
+    }
+    return next
+  }
+
+  const readRange = (
+    topic: string,
+    partition: number,
+    fromOffset: number,
+    maxMessages: number,
+  ): LogMessage[] => {
+    const result: LogMessage[] = []
+    // the batch holding fromOffset starts at or before it
+    let start = fromOffset
+    for (const key of batches.getKeys({
+      start: [topic, partition, fromOffset],
+      end: [topic, partition, -1],
+      reverse: true,
+      limit: 1,
+    })) {
+      start = (key as BatchKey)[2]
+    }
+    for (const { key, value } of batches.getRange({
+      start: [topic, partition, start],
+      end: [topic, partition, lastOffset],
+    })) {
+      const baseOffset = (key as BatchKey)[2]
+      for (let i = Math.max(0, fromOffset - baseOffset); i < value.records.length; i++) {
+        result.push({
+          topic,
+          partition,
+          offset: baseOffset + i,
+          timestamp: value.timestamp,
+          ...value.records[i]!,
+        })
+        if (result.length >= maxMessages) return result
+      }
+    }
+    return result
+  }
+
+  return {
+    async ensureTopics(specs) {
+      for (const spec of specs) {
+        if (topics.get(spec.name) === undefined) await topics.put(spec.name, spec)
+      }
+      await root.flushed
+    },
+
+    async append(topic, records: LogRecord[]) {
+      if (closed) throw new LogUnavailableError('the embedded log is closed', { topic })
+      if (records.length === 0) return
+      const partitions = partitionsOf(topic)
+      const byPartition = new Map<number, StoredRecord[]>()
+      for (const record of records) {
+        const partition =
+          record.key === null ? roundRobin++ % partitions : partitionForKey(record.key, partitions)
+        const stored: StoredRecord = { key: record.key, value: record.value }
+        if (record.headers) stored.headers = record.headers
+        const list = byPartition.get(partition)
+        if (list) list.push(stored)
+        else byPartition.set(partition, [stored])
+      }
+      const timestamp = Date.now()
+      const writes: Promise<boolean>[] = []
+      const touched = [...byPartition.keys()]
+      for (const [partition, list] of byPartition) {
+        const baseOffset = nextOffset(topic, partition)
+        nextOffsets.set(`${topic}\u0000${partition}`, baseOffset + list.length)
+        writes.push(batches.put([topic, partition, baseOffset], { timestamp, records: list }))
+      }
+      try {
+        await Promise.all(writes)
+        await root.flushed
+      } catch (error) {
+        // A failed commit leaves offsets in memory that never reached disk: recount from disk.
+        nextOffsets.clear()
+        throw new LogUnavailableError(`appending to ${topic} failed`, { topic, cause: error })
+      }
+      for (const partition of touched) appended.emit(`${topic}\u0000${partition}`)
+    },
+
+    subscribe(subscribeOptions) {
+      const subscription = runSubscription(subscribeOptions, {
+        partitionsOf,
+        readRange,
+        committed: (group, topic, partition) => offsets.get([group, topic, partition]),
+        async commit(group, topic, partition, next) {
+          await offsets.put([group, topic, partition], next)
+        },
+        waitForAppend: (topic, partition, signal) =>
+          new Promise<void>((resolve) => {
+            const event = `${topic}\u0000${partition}`
+            const done = () => {
+              clearTimeout(timer)
+              appended.off(event, done)
+              signal.removeEventListener('abort', done)
+              resolve()
+            }
+            const timer = setTimeout(done, pollIntervalMs)
+            appended.once(event, done)
+            signal.addEventListener('abort', done, { once: true })
+          }),
+        logger: options.logger,
+      })
+      subscriptions.add(subscription)
+      subscription.done.finally(() => subscriptions.delete(subscription)).catch(() => {})
+      return subscription
+    },
+
+    async endOffsets(topic) {
+      const result = new Map<number, number>()
+      for (let partition = 0; partition < partitionsOf(topic); partition++)
+        result.set(partition, nextOffset(topic, partition))
+      return result
+    },
+
+    async committedOffsets(groupId, topic) {
+      const result = new Map<number, number>()
+      for (let partition = 0; partition < partitionsOf(topic); partition++) {
+        const committed = offsets.get([groupId, topic, partition])
+        if (committed !== undefined) result.set(partition, committed)
+      }
+      return result
+    },
+
+    async commitOffsets(groupId, topic, committed) {
+      for (const [partition, offset] of committed) await offsets.put([groupId, topic, partition], offset)
+    },
+
+    async read(topic, partition, fromOffset, maxMessages) {
+      return readRange(topic, partition, fromOffset, maxMessages)
+    },
+
+    async close() {
+      if (closed) return
+      closed = true
+      await Promise.all([...subscriptions].map((s) => s.stop()))
+      await root.close()
+    },
+  }
+}
+
+interface SubscriptionBackend {
+  partitionsOf(topic: string): number
+  readRange(topic: string, partition: number, fromOffset: number, maxMessages: number): LogMessage[]
+  committed(group: string, topic: string, partition: number): number | undefined
+  commit(group: string, topic: string, partition: number, nextOffset: number): Promise<void>
+  waitForAppend(topic: string, partition: number, signal: AbortSignal): Promise<void>
+  logger: Logger | undefined
+}
+
+/**
+ * One loop per partition: read from the position, hand the batch over, commit, move on. A batch
+ * whose handler fails is handed over again after a backoff — never skipped — so nothing is lost.
+ */
+function runSubscription(options: SubscribeOptions, backend: SubscriptionBackend): Subscription {
+  const stopping = new AbortController()
+  const loops: Promise<void>[] = []
+  for (const topic of options.topics) {
+    for (let partition = 0; partition < backend.partitionsOf(topic); partition++) {
+      loops.push(consumePartition(options, backend, topic, partition, stopping.signal))
+    }
+  }
+  const done = Promise.all(loops).then(() => undefined)
+  return {
+    done,
+    async stop() {
+      stopping.abort()
+      await done.catch(() => {})
+    },
+  }
+}
+
+async function consumePartition(
+  options: SubscribeOptions,
+  backend: SubscriptionBackend,
+  topic: string,
+  partition: number,
+  signal: AbortSignal,
+): Promise<void> {
+  let position =
+    (await options.startOffset?.(topic, partition)) ??
+    backend.committed(options.groupId, topic, partition) ??
+    0
+  let failures = 0
+  while (!signal.aborted) {
+    const messages = backend.readRange(topic, partition, position, options.maxBatchSize)
+    if (messages.length === 0) {
+      await backend.waitForAppend(topic, partition, signal)
+      continue
+    }
+    const batch: LogBatch = { topic, partition, messages }
+    try {
+      await options.eachBatch(batch)
+    } catch (error) {
+      failures++
+      const delay = Math.min(100 * 2 ** (failures - 1), 5000)
+      backend.logger?.warn(
+        {
+          err: error,
+          group: options.groupId,
+          topic,
+          partition,
+          offset: position,
+          attempt: failures,
+          retryInMs: delay,
+        },
+        'batch failed; it will be handed over again',
+      )
+      await sleep(delay, undefined, { signal }).catch(() => {})
+      continue
+    }
+    failures = 0
+    position = messages.at(-1)!.offset + 1
+    await backend.commit(options.groupId, topic, partition, position)
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Kafka's default partitioner hash (murmur2, seed 0x9747b28c, as the Java client and kafkajs compute
+ * it), so a key lands on the same partition number in the embedded log as on a Kafka broker.
+ */
+export function murmur2(key: string): number {
+  const data = Buffer.from(key, 'utf8')
+  const length = data.length
+  const m = 0x5bd1e995
+  const r = 24
+  let h = 0x9747b28c ^ length
+  const blocks = length >> 2
+  for (let i = 0; i < blocks; i++) {
+    const offset = i * 4
+    let k =
+      (data[offset]! & 0xff) |
+      ((data[offset + 1]! & 0xff) << 8) |
+      ((data[offset + 2]! & 0xff) << 16) |
+      ((data[offset + 3]! & 0xff) << 24)
+    k = Math.imul(k, m)
+    k ^= k >>> r
+    k = Math.imul(k, m)
+    h = Math.imul(h, m)
+    h ^= k
+  }
+  const tail = blocks * 4
+  switch (length & 3) {
+    // biome-ignore lint/suspicious/noFallthroughSwitchClause: murmur2 folds the tail bytes by falling through
+    case 3:
+      h ^= (data[tail + 2]! & 0xff) << 16
+    // biome-ignore lint/suspicious/noFallthroughSwitchClause: as above
+    case 2:
+      h ^= (data[tail + 1]! & 0xff) << 8
+    case 1:
+      h ^= data[tail]! & 0xff
+      h = Math.imul(h, m)
+  }
+  h ^= h >>> 13
+  h = Math.imul(h, m)
+  h ^= h >>> 15
+  return h | 0
+}
+
+/** The partition Kafka's default partitioner picks for a key. */
+export function partitionForKey(key: string, partitions: number): number {
+  return (murmur2(key) & 0x7fffffff) % partitions
+}

@@ -1,0 +1,92 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { BatchResult, IngestMetrics } from '../../commands/ingest/ingest-batch.ts'
+
+export interface CaptureMetrics {
+  eventsAccepted(count: number): void
+  requestRejected(): void
+}
+
+export interface SluiceMetrics {
+  registry: Registry
+  capture: CaptureMetrics
+  ingest: IngestMetrics
+  projection: { observeBatch(topic: string, rows: number, seconds: number): void }
+  /** Sets the lag gauge: how far a consumer group is behind the end of a topic. */
+  setLag(topic: string, group: string, lag: number): void
+  observeRequest(route: string, status: number): void
+}
+
+export function createMetrics(): SluiceMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'sluice_' })
+  const requests = new Counter({
+    name: 'sluice_http_requests_total',
+    help: 'HTTP requests answered, by route and status',
+    labelNames: ['route', 'status'],
+    registers: [registry],
+  })
+  const accepted = new Counter({
+    name: 'sluice_events_accepted_total',
+    help: 'Events durably appended by capture',
+    registers: [registry],
+  })
+  const rejected = new Counter({
+    name: 'sluice_capture_requests_rejected_total',
+    help: 'Capture requests answered with an error',
+    registers: [registry],
+  })
+  const ingested = new Counter({
+    name: 'sluice_ingest_events_total',
+    help: 'Commands handled by ingest, by outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  const ingestSeconds = new Histogram({
+    name: 'sluice_ingest_batch_seconds',
+    help: 'Time to ingest one batch of commands',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  })
+  const projected = new Counter({
+    name: 'sluice_projected_rows_total',
+    help: 'Rows inserted into ClickHouse, by topic',
+    labelNames: ['topic'],
+    registers: [registry],
+  })
+  const projectSeconds = new Histogram({
+    name: 'sluice_projection_batch_seconds',
+    help: 'Time to project one batch of facts into ClickHouse',
+    labelNames: ['topic'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  })
+  const lag = new Gauge({
+    name: 'sluice_log_lag',
+    help: 'Records not yet consumed, by topic and consumer group',
+    labelNames: ['topic', 'group'],
+    registers: [registry],
+  })
+  return {
+    registry,
+    capture: {
+      eventsAccepted: (count) => accepted.inc(count),
+      requestRejected: () => rejected.inc(),
+    },
+    ingest: {
+      observeBatch(result: BatchResult, seconds: number) {
+        ingested.inc({ outcome: 'ingested' }, result.ingested)
+        ingested.inc({ outcome: 'dropped' }, result.dropped)
+        ingested.inc({ outcome: 'dead_lettered' }, result.deadLettered)
+        ingestSeconds.observe(seconds)
+      },
+    },
+    projection: {
+      observeBatch(topic, rows, seconds) {
+        projected.inc({ topic }, rows)
+        projectSeconds.observe({ topic }, seconds)
+      },
+    },
+    setLag: (topic, group, value) => lag.set({ topic, group }, value),
+    observeRequest: (route, status) => requests.inc({ route, status: String(status) }),
+  }
+}

@@ -1,0 +1,53 @@
+import { join } from 'node:path'
+import type { ClickHouse } from '../../ports/clickhouse.ts'
+import type { Log, TopicSpec } from '../../ports/log.ts'
+import type { Logger } from '../../ports/logger.ts'
+import { factTopics, Topics } from '../../schema/topics.ts'
+import { createClickHouse } from '../clickhouse/client.ts'
+import { migrateClickHouse } from '../clickhouse/migrate.ts'
+import { createEmbeddedLog } from '../log/embedded/embedded-log.ts'
+import { createKafkaLog } from '../log/kafka/kafka-log.ts'
+import type { PostgresConfig } from '../postgres/connect.ts'
+import type { SluiceConfig } from './config.ts'
+
+/** Where the embedded backends keep their files inside the data dir. */
+export const embeddedPaths = (dataDir: string) => ({
+  postgres: join(dataDir, 'postgres'),
+  clickhouse: join(dataDir, 'clickhouse'),
+  log: join(dataDir, 'log'),
+})
+
+export function postgresConfig(config: SluiceConfig): PostgresConfig {
+  return config.postgresUrl === null
+    ? { kind: 'pglite', dataDir: embeddedPaths(config.dataDir).postgres }
+    : { kind: 'pg', url: config.postgresUrl }
+}
+
+export async function openLog(config: SluiceConfig, logger: Logger): Promise<Log> {
+  if (config.kafkaBrokers === null) return createEmbeddedLog({ path: embeddedPaths(config.dataDir).log })
+  return createKafkaLog({
+    brokers: config.kafkaBrokers,
+    clientId: 'sluice',
+    logger,
+    prefix: config.kafkaPrefix,
+  })
+}
+
+export async function openClickHouse(config: SluiceConfig): Promise<ClickHouse> {
+  const clickhouse = createClickHouse(
+    config.clickhouseUrl === null
+      ? { kind: 'chdb', path: embeddedPaths(config.dataDir).clickhouse }
+      : { kind: 'http', url: config.clickhouseUrl },
+  )
+  await migrateClickHouse(clickhouse)
+  return clickhouse
+}
+
+/** Every topic of ARCHITECTURE.md; the command log is kept forever so it can be replayed. */
+export function topicSpecs(config: SluiceConfig): TopicSpec[] {
+  return [
+    { name: Topics.commands, partitions: config.partitions, retention: 'forever' },
+    ...factTopics.map((name) => ({ name, partitions: 1, retention: 'default' as const })),
+    { name: Topics.deadLetters, partitions: 1, retention: 'forever' },
+  ]
+}

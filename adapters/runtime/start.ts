@@ -1,0 +1,145 @@
+import type { FastifyInstance } from 'fastify'
+import { createIngestBatchHandler, flushOutbox } from '../../commands/ingest/ingest-batch.ts'
+import { createCommandIntake } from '../../commands/intake/accept-commands.ts'
+import { createTokenCache } from '../../commands/projects/token-cache.ts'
+import type { ClickHouse } from '../../ports/clickhouse.ts'
+import type { Log, Subscription } from '../../ports/log.ts'
+import type { Logger } from '../../ports/logger.ts'
+import type { ProjectCredentials } from '../../ports/projects.ts'
+import { startClickHouseProjector } from '../../projections/clickhouse/projector.ts'
+import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
+import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
+import { Topics } from '../../schema/topics.ts'
+import { buildHttpServer } from '../http/server.ts'
+import { createMetrics } from '../metrics/metrics.ts'
+import { type Db, openPostgres } from '../postgres/connect.ts'
+import { openClickHouse, openLog, postgresConfig, topicSpecs } from './backends.ts'
+import { needsClickHouse, type SluiceConfig, usesDataDir } from './config.ts'
+import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
+import { ensureDefaultProject } from './projects.ts'
+
+export const ingestGroupId = 'ingest'
+
+export interface RunningSluice {
+  url: string
+  /** The first project's credentials, and whether this start created them. */
+  defaultProject: ProjectCredentials
+  freshDataDir: boolean
+  stop(): Promise<void>
+}
+
+/**
+ * The composition root: opens the backends the configuration names (embedded ones in the data dir),
+ * then starts the roles asked for — capture and api behind one HTTP server, ingest and project as
+ * log consumers.
+ */
+export async function startSluice(
+  config: SluiceConfig,
+  logger: Logger,
+  command = 'sluice start',
+): Promise<RunningSluice> {
+  const closers: (() => Promise<void> | void)[] = []
+  const stop = async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close()
+      } catch (error) {
+        logger.warn({ err: error }, 'error while stopping')
+      }
+    }
+  }
+  try {
+    const lock: DataDirLock | null = usesDataDir(config) ? lockDataDir(config.dataDir, command) : null
+    if (lock) closers.push(() => lock.release())
+
+    const db: Db = await openPostgres(postgresConfig(config))
+    closers.push(() => db.destroy())
+    const projects = postgresProjectStore(db)
+    const { credentials, created } = await ensureDefaultProject(projects)
+
+    const log: Log = await openLog(config, logger)
+    closers.push(() => log.close())
+    await log.ensureTopics(topicSpecs(config))
+
+    const roles = new Set(config.roles)
+    const clickhouse: ClickHouse | null = needsClickHouse(config) ? await openClickHouse(config) : null
+    if (clickhouse) closers.push(() => clickhouse.close())
+
+    const metrics = createMetrics()
+    const tokens = createTokenCache(projects)
+    const identities = postgresIdentityStore(db)
+    const failures: string[] = []
+
+    let ingest: Subscription | null = null
+    if (roles.has('ingest')) {
+      await flushOutbox({ log, identities })
+      const handle = createIngestBatchHandler({
+        identities,
+        tokens,
+        log,
+        groupId: ingestGroupId,
+        logger,
+        now: () => new Date(),
+        metrics: metrics.ingest,
+      })
+      ingest = log.subscribe({
+        groupId: ingestGroupId,
+        topics: [Topics.commands],
+        maxBatchSize: 1000,
+        startOffset: (topic, partition) => identities.consumedOffset(ingestGroupId, topic, partition),
+        eachBatch: async (batch) => {
+          await handle(batch)
+        },
+      })
+      const subscription = ingest
+      closers.push(() => subscription.stop())
+      watch(subscription.done, 'ingest', failures, logger)
+    }
+
+    if (roles.has('project') && clickhouse) {
+      const projector = startClickHouseProjector({ log, clickhouse, logger })
+      closers.push(() => projector.stop())
+    }
+
+    const server: FastifyInstance = await buildHttpServer({
+      logger,
+      metrics,
+      readiness: {
+        async check() {
+          const status: Record<string, boolean> = {}
+          for (const role of roles) status[role] = !failures.includes(role)
+          if (roles.has('api') && clickhouse)
+            status.api = await clickhouse.query('SELECT 1').then(
+              () => status.api ?? true,
+              () => false,
+            )
+          return status
+        },
+      },
+      capture: roles.has('capture') ? { intake: createCommandIntake({ tokens, log, logger }) } : undefined,
+      // Flags are not served yet: tell posthog-js so, and it will not call /flags.
+      remoteConfig: roles.has('capture') ? { tokens, hasFeatureFlags: async () => false } : undefined,
+      api:
+        roles.has('api') && clickhouse
+          ? { projects, clickhouse, db, projectChanged: (project) => tokens.forget(project.apiToken) }
+          : undefined,
+    })
+    closers.push(() => server.close())
+    await server.listen({ host: config.host, port: config.port })
+    const address = server.server.address()
+    const port = typeof address === 'object' && address ? address.port : config.port
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+    lock?.setUrl(url)
+    return { url, defaultProject: credentials, freshDataDir: created, stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
+
+function watch(done: Promise<void>, role: string, failures: string[], logger: Logger) {
+  done.catch((error: unknown) => {
+    failures.push(role)
+    logger.error({ err: error, role }, `${role} stopped after an unrecoverable error`)
+  })
+}

@@ -1,0 +1,62 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+
+export interface ChildServer {
+  url: string
+  output: string
+  stop(): Promise<void>
+}
+
+/** Runs a server in its own process (so the load generator does not share its core) and waits for its URL. */
+export async function startChild(
+  args: string[],
+  urlPattern: RegExp,
+  cleanup?: () => Promise<void>,
+): Promise<ChildServer> {
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 120_000)
+    child.stdout?.on('data', () => {
+      const match = urlPattern.exec(output)
+      if (match?.[1]) {
+        clearTimeout(timer)
+        resolve(match[1])
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)))
+  })
+  return {
+    url,
+    get output() {
+      return output
+    },
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))])
+      if (child.exitCode === null) child.kill('SIGKILL')
+      await cleanup?.()
+    },
+  }
+}
+
+/** `sluice start` on a fresh data dir; returns the server and the default project's credentials. */
+export async function startSluiceChild(extraArgs: string[] = []) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'))
+  const server = await startChild(
+    ['bin/sluice.js', 'start', '--data-dir', dataDir, '--port', '0', ...extraArgs],
+    /running at (\S+)[\s\S]*Press Ctrl\+C/,
+    () => rm(dataDir, { recursive: true, force: true }),
+  )
+  const token = /project token:\s+(\S+)/.exec(server.output)?.[1]
+  const key = /personal API key:\s+(\S+)/.exec(server.output)?.[1]
+  if (!token || !key) throw new Error(`no credentials in:\n${server.output}`)
+  return { server, token, key, dataDir }
+}

@@ -1,0 +1,256 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'kysely'
+import { createEmbeddedLog } from '../adapters/log/embedded/embedded-log.ts'
+import { type Db, openPostgres, type PostgresConfig } from '../adapters/postgres/connect.ts'
+import { createIngestBatchHandler } from '../commands/ingest/ingest-batch.ts'
+import { createTokenCache } from '../commands/projects/token-cache.ts'
+import { evolveIdentity } from '../domain/identity/evolve.ts'
+import { emptyIdentityState } from '../domain/identity/state.ts'
+import { decideEvent } from '../domain/ingest/decide-event.ts'
+import { parseCommand } from '../domain/ingest/pipeline-event.ts'
+import type { LogMessage } from '../ports/log.ts'
+import type { Logger } from '../ports/logger.ts'
+import { postgresIdentityStore } from '../projections/postgres/identity-store.ts'
+import { postgresProjectStore } from '../projections/postgres/project-store.ts'
+import type { CaptureCommand } from '../schema/command.ts'
+import type { PersonSnapshot } from '../schema/facts.ts'
+import { Topics } from '../schema/topics.ts'
+import { createTestDatabase, postgresServerReachable } from '../tests/support/postgres-server.ts'
+import { printTable } from './report.ts'
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} }
+const batchSize = 1000
+const existingUsers = 5000
+const measuredEvents = Number(process.env.BENCH_EVENTS ?? 20_000)
+
+/**
+ * Ingest with person processing (80% events of existing users with a `$set`, 15% new users, 5%
+ * identify/alias merges) against a raw batched upsert of the very rows ingest wrote into the same
+ * database, in one run, on PGlite and on the PostgreSQL server.
+ */
+export async function ingestBench(): Promise<void> {
+  const rows: (string | number)[][] = []
+  const targets: {
+    name: string
+    open: () => Promise<{ config: PostgresConfig; drop: () => Promise<void> }>
+  }[] = [
+    {
+      name: 'PGlite',
+      open: async () => ({ config: { kind: 'pglite', dataDir: null }, drop: async () => {} }),
+    },
+  ]
+  if ((await postgresServerReachable()) === null) {
+    targets.push({
+      name: 'PostgreSQL',
+      open: async () => {
+        const database = await createTestDatabase('sluice_bench_test')
+        return { config: { kind: 'pg', url: database.url }, drop: database.drop }
+      },
+    })
+  } else console.log('PostgreSQL server not reachable: measuring PGlite only')
+
+  for (const target of targets) {
+    const { config, drop } = await target.open()
+    const db = await openPostgres(config)
+    const logDir = mkdtempSync(join(tmpdir(), 'sluice-bench-log-'))
+    const log = createEmbeddedLog({ path: logDir })
+    try {
+      await log.ensureTopics(
+        Object.values(Topics).map((name) => ({ name, partitions: 1, retention: 'forever' as const })),
+      )
+      const token = `phc_bench_${Date.now()}`
+      const { project } = await postgresProjectStore(db).createProject({
+        name: 'bench',
+        apiToken: token,
+        personalApiKey: `phx_${token}`,
+      })
+      const handle = createIngestBatchHandler({
+        identities: postgresIdentityStore(db),
+        tokens: createTokenCache(postgresProjectStore(db)),
+        log,
+        groupId: 'bench',
+        logger: quiet,
+        now: () => new Date(),
+      })
+      let offset = 0
+      const run = async (commands: CaptureCommand[]) => {
+        for (let i = 0; i < commands.length; i += batchSize) {
+          const messages: LogMessage[] = commands.slice(i, i + batchSize).map((c) => ({
+            topic: Topics.commands,
+            partition: 0,
+            offset: offset++,
+            timestamp: 0,
+            key: `${c.token}:${c.distinct_id}`,
+            value: JSON.stringify(c),
+          }))
+          await handle({ topic: Topics.commands, partition: 0, messages })
+        }
+      }
+      process.stdout.write(`${target.name}: creating ${existingUsers} users… `)
+      const users = Array.from({ length: existingUsers }, (_, i) =>
+        command(token, 'signed_up', `user-${i}`, { $set: { plan: 'free' } }),
+      )
+      await run(users)
+      const mix = workload(token, measuredEvents)
+      process.stdout.write(`ingesting ${mix.length} events… `)
+      const started = performance.now()
+      await run(mix)
+      const ingestSeconds = (performance.now() - started) / 1000
+      process.stdout.write('raw upsert baseline… ')
+      const setupRows = rowsPerBatch([], users, project.id)
+      const measuredRows = rowsPerBatch(users, mix, project.id)
+      const rowCount = measuredRows.reduce(
+        (sum, b) => sum + b.persons.length + b.distinctIds.length + b.deleted.length,
+        0,
+      )
+      const baselineSeconds = await rawUpsert(db, setupRows, measuredRows)
+      console.log('done')
+      rows.push([
+        target.name,
+        Math.round(mix.length / ingestSeconds),
+        Math.round(rowCount / baselineSeconds),
+        Math.round(mix.length / baselineSeconds),
+        (baselineSeconds / ingestSeconds).toFixed(2),
+      ])
+    } finally {
+      await log.close()
+      await db.destroy()
+      await drop()
+      rmSync(logDir, { recursive: true, force: true })
+    }
+  }
+  printTable(
+    [
+      'database',
+      'ingest events/s (persons on)',
+      'raw upsert of the same rows: rows/s',
+      'same, as events/s',
+      'ratio (raw time / ingest time)',
+    ],
+    rows,
+  )
+}
+
+function workload(token: string, count: number): CaptureCommand[] {
+  const commands: CaptureCommand[] = []
+  for (let i = 0; i < count; i++) {
+    const pick = i % 20
+    if (pick < 16)
+      commands.push(
+        command(token, '$pageview', `user-${(i * 7919) % existingUsers}`, { $set: { last_seen: i } }),
+      )
+    else if (pick < 19)
+      commands.push(
+        command(token, 'signed_up', `new-${i}`, { $set: { plan: 'free' }, $set_once: { first: i } }),
+      )
+    else if (i % 40 === 19)
+      commands.push(
+        command(token, '$identify', `user-${i % existingUsers}`, { $anon_distinct_id: `anon-${i}` }),
+      )
+    else
+      commands.push(
+        command(token, '$create_alias', `user-${(i * 31) % existingUsers}`, { alias: `alias-${i}` }),
+      )
+  }
+  return commands
+}
+
+let sequence = 0
+function command(
+  token: string,
+  event: string,
+  distinctId: string,
+  properties: Record<string, unknown>,
+): CaptureCommand {
+  const uuid = `0190f0a0-0000-7000-8000-${(++sequence).toString(16).padStart(12, '0')}`
+  const now = '2026-11-25T00:00:00.000Z'
+  return {
+    uuid,
+    distinct_id: distinctId,
+    ip: '127.0.0.1',
+    data: JSON.stringify({ event, distinct_id: distinctId, properties, uuid }),
+    now,
+    token,
+    event,
+    timestamp: now,
+  }
+}
+
+/** The rows ingest writes for each batch: the last snapshot of every person it touched, every
+ * distinct id it (re)assigned, every person a merge removed — decided by the same pure domain. */
+interface BatchRows {
+  persons: PersonSnapshot[]
+  distinctIds: { teamId: number; distinctId: string; personUuid: string; version: number }[]
+  deleted: string[]
+}
+
+function rowsPerBatch(setup: CaptureCommand[], measured: CaptureCommand[], teamId: number): BatchRows[] {
+  const state = emptyIdentityState()
+  const decide = (command: CaptureCommand) => {
+    const parsed = parseCommand(command)
+    if (!parsed.ok) throw new Error(parsed.reason)
+    const { facts } = decideEvent(state, { teamId, anonymizeIps: false }, parsed.event)
+    for (const fact of facts) evolveIdentity(state, fact)
+    return facts
+  }
+  setup.forEach(decide)
+  const batches: BatchRows[] = []
+  for (let i = 0; i < measured.length; i += batchSize) {
+    const persons = new Map<string, PersonSnapshot | null>()
+    const distinctIds = new Map<string, BatchRows['distinctIds'][number]>()
+    for (const fact of measured.slice(i, i + batchSize).flatMap(decide)) {
+      if (fact.type === 'person_created' || fact.type === 'person_updated') {
+        const { type: _type, ...snapshot } = fact
+        persons.set(fact.uuid, snapshot)
+      } else if (fact.type === 'person_deleted') persons.set(fact.uuid, null)
+      else if (fact.type === 'distinct_id_assigned') {
+        const { type: _type, ...row } = fact
+        distinctIds.set(fact.distinctId, row)
+      }
+    }
+    batches.push({
+      persons: [...persons.values()].filter((p): p is PersonSnapshot => p !== null),
+      distinctIds: [...distinctIds.values()],
+      deleted: [...persons].filter(([, p]) => p === null).map(([uuid]) => uuid),
+    })
+  }
+  return batches
+}
+
+/**
+ * The baseline: the rows ingest wrote, upserted batch by batch (one transaction each) with nothing
+ * else — no parsing, deciding, loading, locking, outbox or log. The setup's rows go in first,
+ * untimed, so updates meet existing rows as they do in ingest.
+ */
+async function rawUpsert(db: Db, setup: BatchRows[], measured: BatchRows[]): Promise<number> {
+  await sql`CREATE TEMP TABLE IF NOT EXISTS bench_person (uuid uuid PRIMARY KEY, team_id int, created_at timestamptz, properties jsonb, is_identified boolean, version bigint)`.execute(
+    db,
+  )
+  await sql`CREATE TEMP TABLE IF NOT EXISTS bench_distinct_id (team_id int, distinct_id text, person_uuid uuid, version bigint, PRIMARY KEY (team_id, distinct_id))`.execute(
+    db,
+  )
+  const write = (rows: BatchRows) =>
+    db.transaction().execute(async (tx) => {
+      const p = rows.persons
+      await sql`INSERT INTO bench_person SELECT * FROM unnest(${p.map((r) => r.uuid)}::uuid[],
+        ${p.map((r) => r.teamId)}::int[], ${p.map((r) => r.createdAt)}::timestamptz[],
+        ${p.map((r) => JSON.stringify(r.properties))}::jsonb[], ${p.map((r) => r.isIdentified)}::boolean[],
+        ${p.map((r) => r.version)}::bigint[])
+        ON CONFLICT (uuid) DO UPDATE SET properties = excluded.properties, is_identified = excluded.is_identified,
+        version = excluded.version`.execute(tx)
+      const d = rows.distinctIds
+      await sql`INSERT INTO bench_distinct_id SELECT * FROM unnest(${d.map((r) => r.teamId)}::int[],
+        ${d.map((r) => r.distinctId)}::text[], ${d.map((r) => r.personUuid)}::uuid[], ${d.map((r) => r.version)}::bigint[])
+        ON CONFLICT (team_id, distinct_id) DO UPDATE SET person_uuid = excluded.person_uuid, version = excluded.version`.execute(
+        tx,
+      )
+      if (rows.deleted.length > 0)
+        await sql`DELETE FROM bench_person WHERE uuid = ANY(${rows.deleted}::uuid[])`.execute(tx)
+    })
+  for (const rows of setup) await write(rows)
+  const started = performance.now()
+  for (const rows of measured) await write(rows)
+  return (performance.now() - started) / 1000
+}

@@ -1,0 +1,168 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { createKafkaLog } from '../adapters/log/kafka/kafka-log.ts'
+import { kafkaBootstrap } from '../tests/support/kafka-broker.ts'
+import { createTestDatabase, postgresServerReachable } from '../tests/support/postgres-server.ts'
+import { startSluiceChild } from './child-server.ts'
+import { percentile, printTable } from './report.ts'
+
+const run = promisify(execFile)
+const root = new URL('..', import.meta.url).pathname
+const events = Number(process.env.BENCH_EVENTS ?? 20_000)
+const produceRecords = 200_000
+const recordSize = 300
+
+/**
+ * Production mode (Kafka + PostgreSQL, all roles in one process) against embedded mode, in one run:
+ * end-to-end events/s until everything is queryable, and capture→queryable lag. Then the Kafka
+ * adapter's produce throughput against the broker's own ProducerPerformance tool on the same broker.
+ */
+export async function productionBench(): Promise<void> {
+  if ((await postgresServerReachable()) !== null)
+    throw new Error('the production benchmark needs PostgreSQL on 127.0.0.1:5432')
+  await run('bash', [`${root}scripts/kafka.sh`, '--daemon'], { timeout: 300_000 })
+  const rows: (string | number)[][] = []
+  for (const mode of ['embedded', 'production'] as const) {
+    const database = mode === 'production' ? await createTestDatabase('sluice_bench_test') : null
+    const args = database
+      ? [
+          '--kafka',
+          kafkaBootstrap,
+          '--postgres',
+          database.url,
+          '--kafka-prefix',
+          `bench_${Date.now().toString(36)}_`,
+        ]
+      : []
+    process.stdout.write(`${mode}: starting… `)
+    const { server, token, key } = await startSluiceChild(args)
+    try {
+      process.stdout.write(`sending ${events} events… `)
+      const started = performance.now()
+      const senders = Array.from({ length: 8 }, async (_, worker) => {
+        for (let i = worker * 100; i < events; i += 800) {
+          const batch = Array.from({ length: 100 }, (_, j) => ({
+            event: 'bench',
+            distinct_id: `user-${(i + j) % 2000}`,
+            properties: { n: i + j },
+          }))
+          const response = await fetch(`${server.url}/batch/`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ api_key: token, batch }),
+          })
+          if (response.status !== 200) throw new Error(`capture answered ${response.status}`)
+        }
+      })
+      await Promise.all(senders)
+      const accepted = performance.now()
+      await waitUntil(async () => (await countEvents(server.url, key, 'bench')) >= events, 600_000)
+      const queryable = performance.now()
+      process.stdout.write('measuring lag… ')
+      const lags: number[] = []
+      for (let i = 0; i < 30; i++) {
+        const distinctId = `lag-${i}`
+        await fetch(`${server.url}/e/`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ api_key: token, event: 'lag', distinct_id: distinctId }),
+        })
+        const sent = performance.now()
+        await waitUntil(async () => (await countEvents(server.url, key, 'lag', distinctId)) > 0, 60_000, 5)
+        lags.push(performance.now() - sent)
+      }
+      console.log('done')
+      rows.push([
+        mode,
+        Math.round(events / ((accepted - started) / 1000)),
+        Math.round(events / ((queryable - started) / 1000)),
+        `${percentile(lags, 50).toFixed(0)} ms`,
+        `${percentile(lags, 99).toFixed(0)} ms`,
+      ])
+    } finally {
+      await server.stop()
+      await database?.drop()
+    }
+  }
+  printTable(
+    ['mode', 'capture events/s', 'end-to-end events/s (until queryable)', 'lag p50', 'lag p99'],
+    rows,
+  )
+  await producePerformance()
+}
+
+async function producePerformance(): Promise<void> {
+  const topic = `bench_produce_${Date.now().toString(36)}`
+  const log = createKafkaLog({ brokers: [kafkaBootstrap], clientId: 'sluice-bench' })
+  await log.ensureTopics([{ name: topic, partitions: 4, retention: 'default' }])
+  const value = 'x'.repeat(recordSize)
+  process.stdout.write(`kafka adapter: ${produceRecords} records… `)
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: 16 }, async (_, worker) => {
+      for (let i = worker * 500; i < produceRecords; i += 16 * 500) {
+        await log.append(
+          topic,
+          Array.from({ length: 500 }, (_, j) => ({ key: `k${i + j}`, value })),
+        )
+      }
+    }),
+  )
+  const adapterRate = produceRecords / ((performance.now() - started) / 1000)
+  await log.close()
+  process.stdout.write('broker tool… ')
+  const libs = `${root}.cache/kafka/libs-4.3.1/*`
+  const { stdout } = await run(
+    'java',
+    [
+      '-cp',
+      libs,
+      'org.apache.kafka.tools.ProducerPerformance',
+      '--topic',
+      topic,
+      '--num-records',
+      String(produceRecords),
+      '--record-size',
+      String(recordSize),
+      '--throughput',
+      '-1',
+      '--producer-props',
+      `bootstrap.servers=${kafkaBootstrap}`,
+      'acks=all',
+      'compression.type=gzip',
+      'enable.idempotence=true',
+    ],
+    { timeout: 300_000, maxBuffer: 10 * 1024 * 1024 },
+  )
+  const summary = stdout.trim().split('\n').at(-1) ?? ''
+  const toolRate = Number(/([\d.]+) records\/sec/.exec(summary)?.[1])
+  console.log('done')
+  printTable(
+    ['producer (acks=all, gzip, idempotent, 300-byte records)', 'records/s', 'ratio'],
+    [
+      ['kafka-producer-perf-test (ProducerPerformance, Java client)', Math.round(toolRate), '1.00'],
+      [
+        'sluice Kafka adapter (kafkajs, 16 concurrent appends of 500)',
+        Math.round(adapterRate),
+        (adapterRate / toolRate).toFixed(2),
+      ],
+    ],
+  )
+}
+
+async function countEvents(url: string, key: string, event: string, distinctId?: string): Promise<number> {
+  const query = `event=${event}&limit=100000${distinctId ? `&distinct_id=${distinctId}` : ''}`
+  const response = await fetch(`${url}/api/projects/1/events/?${query}`, {
+    headers: { authorization: `Bearer ${key}` },
+  })
+  const body = (await response.json()) as { results?: unknown[] }
+  return body.results?.length ?? 0
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 200): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}

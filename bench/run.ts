@@ -1,0 +1,29 @@
+/**
+ * `npm run bench [-- name…]` runs the benchmarks named (all by default) and prints each one's table.
+ * Figures are ratios against a baseline measured in the same run, so they hold on any machine.
+ */
+import { captureBench } from './capture.ts'
+import { ingestBench } from './ingest.ts'
+import { productionBench } from './production.ts'
+import { projectorBench } from './projector.ts'
+import { startupAndLatencyBench } from './startup-latency.ts'
+
+const benches: Record<string, () => Promise<void>> = {
+  startup: startupAndLatencyBench,
+  capture: captureBench,
+  ingest: ingestBench,
+  projector: projectorBench,
+  production: productionBench,
+}
+
+const wanted = process.argv.slice(2)
+const names = wanted.length > 0 ? wanted : Object.keys(benches)
+for (const name of names) {
+  const bench = benches[name]
+  if (!bench) {
+    console.error(`unknown benchmark "${name}"; choose from ${Object.keys(benches).join(', ')}`)
+    process.exit(2)
+  }
+  console.log(`\n== ${name} ==`)
+  await bench()
+}

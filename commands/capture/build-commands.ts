@@ -1,0 +1,175 @@
+import { cleanDistinctId, eventUuid, tokenProblem } from '../../domain/capture/normalise.ts'
+import { correctedTimestamp, parseSentAt } from '../../domain/capture/timestamp.ts'
+import type { CaptureCommand, RawEvent } from '../../schema/command.ts'
+import type { DecodedCapture } from './decode-request.ts'
+import { CaptureError } from './errors.ts'
+
+export interface CaptureContext {
+  /** When the request arrived. */
+  now: Date
+  ip: string | null
+  /** Mints the uuid of an event sent without one (UUIDv7). */
+  newUuid: () => string
+  /** The `_` query parameter; decodeCaptureRequest already reads it, this remains for callers that pass it. */
+  sentAtMs?: string
+  /** The capture server's own origin, which PostHog's capture put in every message as `site_url`. */
+  siteUrl?: string
+}
+
+export interface CaptureCommands {
+  token: string
+  commands: CaptureCommand[]
+}
+
+/** Kafka's default message limit in PostHog's capture: one event's message above it is refused. */
+export const maxCommandBytes = 1_000_000
+
+/**
+ * Turns decoded events into commands for the log — PostHog's capture message (§1.7): the token
+ * checked, the distinct id cleaned, the uuid validated or minted, the event time skew-corrected,
+ * and `data` holding the event as PostHog's capture re-serialises it. One bad event refuses the
+ * whole request, as in PostHog: SDKs retry requests, not events.
+ */
+export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContext): CaptureCommands {
+  const token = tokenOf(decoded)
+  const now = ctx.now.toISOString()
+  const sentAt = sentAtOf(decoded.sentAt ?? sentAtFromMs(ctx.sentAtMs))
+  const commands = decoded.events.map((event) => {
+    const name = event.event
+    if (typeof name !== 'string' || name === '')
+      throw new CaptureError('missing_event_name', 'An event was submitted without an event name.')
+    const properties = objectField(event, 'properties') ?? {}
+    const distinctId = cleanDistinctId(event.distinct_id ?? event.$distinct_id ?? properties.distinct_id)
+    if (distinctId === null)
+      throw new CaptureError('missing_distinct_id', 'An event was submitted without a distinct_id.')
+    const uuid = uuidOf(event, ctx)
+
+    const command: CaptureCommand = {
+      uuid,
+      distinct_id: distinctId,
+      ip: ctx.ip,
+      data: serialise(dataOf(event, name, properties, uuid)),
+      now,
+      token,
+      event: name,
+      timestamp: correctedTimestamp({
+        timestamp: event.timestamp,
+        offset: event.offset,
+        sentAt,
+        now,
+        ignoreSentAt: properties.$ignore_sent_at === true,
+      }).timestamp,
+    }
+    if (sentAt !== null) command.sent_at = sentAt
+    if (ctx.siteUrl !== undefined) command.site_url = ctx.siteUrl
+    if (decoded.historicalMigration) command.historical_migration = true
+    checkSize(command)
+    return command
+  })
+  return { token, commands }
+}
+
+/** The raw event re-serialised: the fields PostHog's capture keeps, other top-level keys dropped. */
+function dataOf(event: RawEvent, name: string, properties: Record<string, unknown>, uuid: string) {
+  const data: Record<string, unknown> = { event: name, properties, uuid }
+  if (event.timestamp !== undefined && event.timestamp !== null) data.timestamp = event.timestamp
+  if (event.offset !== undefined && event.offset !== null) data.offset = event.offset
+  const set = objectField(event, '$set')
+  if (set !== null) data.$set = set
+  const setOnce = objectField(event, '$set_once')
+  if (setOnce !== null) data.$set_once = setOnce
+  const eventToken = eventLevelToken(event)
+  if (eventToken !== null) data.token = eventToken
+  const distinctId = event.distinct_id ?? event.$distinct_id
+  if (distinctId !== undefined && distinctId !== null) data.distinct_id = distinctId
+  return data
+}
+
+/** An object-valued field: absent or null is null, any other non-object refuses the request. */
+function objectField(event: RawEvent, field: 'properties' | '$set' | '$set_once') {
+  const value: unknown = event[field]
+  if (value === undefined || value === null) return null
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new CaptureError('invalid_payload', `The event field ${field} must be an object.`)
+  return value as Record<string, unknown>
+}
+
+function tokenOf(decoded: DecodedCapture): string {
+  let token = decoded.batchToken ?? decoded.requestToken ?? null
+  if (token === null) {
+    const tokens = new Set<string>()
+    for (const event of decoded.events) {
+      const found = eventLevelToken(event) ?? propertiesToken(event)
+      if (found !== null) tokens.add(found)
+    }
+    if (tokens.size > 1)
+      throw new CaptureError('multiple_tokens', 'The events of one request carry different project tokens.')
+    token = [...tokens][0] ?? null
+  }
+  if (token === null || token === '')
+    throw new CaptureError('missing_token', 'The request has no project token (api_key or token).')
+  const problem = tokenProblem(token)
+  if (problem !== null)
+    throw new CaptureError('invalid_token', `The project token is malformed (${problem}).`)
+  return token
+}
+
+function eventLevelToken(event: RawEvent): string | null {
+  for (const value of [event.token, event.$token, event.api_key]) if (typeof value === 'string') return value
+  return null
+}
+
+function propertiesToken(event: RawEvent): string | null {
+  const properties: unknown = event.properties
+  if (typeof properties !== 'object' || properties === null) return null
+  const token = (properties as Record<string, unknown>).token
+  return typeof token === 'string' ? token : null
+}
+
+function uuidOf(event: RawEvent, ctx: CaptureContext): string {
+  const parsed = eventUuid(event.uuid)
+  if (parsed.kind === 'absent') return ctx.newUuid()
+  if (parsed.kind === 'valid') return parsed.uuid
+  throw new CaptureError(
+    'invalid_uuid',
+    `The event uuid ${JSON.stringify(event.uuid).slice(0, 60)} is not a UUID.`,
+  )
+}
+
+/** The send time as ISO 8601 UTC, or null when absent or not RFC 3339 (then it is ignored). */
+function sentAtOf(value: string | null): string | null {
+  const ms = value === null ? null : parseSentAt(value)
+  return ms === null ? null : new Date(ms).toISOString()
+}
+
+function sentAtFromMs(value: string | undefined): string | null {
+  const ms = Number(value)
+  return value !== undefined && Number.isSafeInteger(ms) && ms >= Date.UTC(2021, 0, 1)
+    ? new Date(ms).toISOString()
+    : null
+}
+
+function checkSize(command: CaptureCommand): void {
+  const dataBytes = Buffer.byteLength(command.data)
+  // Embedding `data` as a JSON string at most doubles it (quotes and backslashes gain a backslash),
+  // so the whole message is measured only when it could be near the limit.
+  const bound = 2 * dataBytes + 2 * Buffer.byteLength(command.event ?? '') + 4096
+  const bytes =
+    dataBytes > maxCommandBytes || bound <= maxCommandBytes
+      ? dataBytes
+      : Buffer.byteLength(JSON.stringify(command))
+  if (bytes > maxCommandBytes) {
+    throw new CaptureError(
+      'payload_too_large',
+      `Event ${command.uuid} is ${bytes} bytes in the log, more than ${maxCommandBytes}.`,
+    )
+  }
+}
+
+function serialise(value: unknown): string {
+  try {
+    return JSON.stringify(value)
+  } catch (error) {
+    throw new CaptureError('invalid_payload', `The event cannot be serialised: ${(error as Error).message}`)
+  }
+}

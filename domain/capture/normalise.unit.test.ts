@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest'
+import { canonicalJson, cleanDistinctId, eventUuid, tokenProblem } from './normalise.ts'
+
+describe('cleanDistinctId', () => {
+  it.each([
+    ['user-1', 'user-1'],
+    [0, '0'],
+    [-1.5, '-1.5'],
+    [false, 'false'],
+    [{ b: [2, { d: 1, c: 0 }], a: null }, '{"a":null,"b":[2,{"c":0,"d":1}]}'],
+    ['\u0000', '\uFFFD'],
+    ['é'.repeat(201), 'é'.repeat(200)],
+  ])('%j → %j', (raw, expected) => {
+    expect(cleanDistinctId(raw)).toBe(expected)
+  })
+
+  it.each([[undefined], [null], ['']])('%j is no distinct id', (raw) => {
+    expect(cleanDistinctId(raw)).toBeNull()
+  })
+})
+
+describe('canonicalJson', () => {
+  it('sorts keys at every level and escapes like JSON.stringify', () => {
+    expect(canonicalJson({ z: '"', a: [{ y: 1, x: 2 }] })).toBe('{"a":[{"x":2,"y":1}],"z":"\\""}')
+  })
+})
+
+describe('tokenProblem', () => {
+  it.each([
+    ['phc_abc', null],
+    ['', 'empty'],
+    ['x'.repeat(64), null],
+    ['x'.repeat(65), 'too_long'],
+    ['phc_ö', 'not_ascii'],
+    ['phx_personal', 'personal_api_key'],
+    ['phc_\u0000', 'nul_byte'],
+  ])('%j → %s', (token, problem) => {
+    expect(tokenProblem(token)).toBe(problem)
+  })
+})
+
+describe('eventUuid', () => {
+  const canonical = '0190f0a0-1111-7abc-8def-00000000000a'
+  it.each([
+    [canonical],
+    [canonical.toUpperCase()],
+    [canonical.replaceAll('-', '')],
+    [`{${canonical}}`],
+    [`urn:uuid:${canonical}`],
+  ])('reads %s', (value) => {
+    expect(eventUuid(value)).toEqual({ kind: 'valid', uuid: canonical })
+  })
+
+  it.each([[undefined], [null], ['']])('%j is absent', (value) => {
+    expect(eventUuid(value)).toEqual({ kind: 'absent' })
+  })
+
+  it.each([
+    ['not-a-uuid'],
+    [`${canonical}0`],
+    ['0190f0a0-1111-7abc-8def-00000000000g'],
+    ['0190f0a01-111-7abc-8def-00000000000a'],
+    [`{${canonical}`],
+    [12],
+    [[canonical]],
+  ])('%j is invalid', (value) => {
+    expect(eventUuid(value)).toEqual({ kind: 'invalid' })
+  })
+})

@@ -1,0 +1,65 @@
+import { isObject } from '../ingest/pipeline-event.ts'
+
+export interface PropertyUpdates {
+  set: Record<string, unknown>
+  setOnce: Record<string, unknown>
+  unset: string[]
+}
+
+/** `$set`, `$set_once` and `$unset` (a list of keys, or an object whose keys count) from event properties. */
+export function propertyUpdatesOf(properties: Record<string, unknown>): PropertyUpdates {
+  const unset = properties.$unset
+  return {
+    set: isObject(properties.$set) ? properties.$set : {},
+    setOnce: isObject(properties.$set_once) ? properties.$set_once : {},
+    unset: Array.isArray(unset) ? unset.map(String) : isObject(unset) ? Object.keys(unset) : [],
+  }
+}
+
+export function hasUpdates(updates: PropertyUpdates): boolean {
+  return (
+    Object.keys(updates.set).length > 0 || Object.keys(updates.setOnce).length > 0 || updates.unset.length > 0
+  )
+}
+
+/**
+ * PostHog's order: `$set_once` only where the key is absent, then `$set`, then `$unset` (which so
+ * wins over a `$set` of the same key). Returns the new properties, or undefined when nothing changed.
+ */
+export function applyPropertyUpdates(
+  properties: Record<string, unknown>,
+  updates: PropertyUpdates,
+): Record<string, unknown> | undefined {
+  const next: Record<string, unknown> = { ...properties }
+  let changed = false
+  for (const [key, value] of Object.entries(updates.setOnce)) {
+    if (!Object.hasOwn(next, key)) {
+      defineProperty(next, key, value)
+      changed = true
+    }
+  }
+  for (const [key, value] of Object.entries(updates.set)) {
+    if (!Object.hasOwn(next, key) || !sameValue(next[key], value)) {
+      defineProperty(next, key, value)
+      changed = true
+    }
+  }
+  for (const key of updates.unset) {
+    if (Object.hasOwn(next, key)) {
+      delete next[key]
+      changed = true
+    }
+  }
+  return changed ? next : undefined
+}
+
+/** Assigns even `__proto__` as a plain key, so event properties can never reach a prototype. */
+export function defineProperty(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  return JSON.stringify(a) === JSON.stringify(b)
+}

@@ -1,0 +1,24 @@
+/**
+ * The ClickHouse port. One adapter, @clickhouse/client, with two connections: chDB in-process
+ * (embedded) and HTTP (a server). Everything above speaks only this interface.
+ */
+export interface ClickHouse {
+  command(sql: string): Promise<void>
+  insert<Row extends object>(table: string, rows: readonly Row[]): Promise<void>
+  /** Inserts rows already serialised as JSONEachRow text (one JSON object per line). */
+  insertJsonEachRow(table: string, text: string): Promise<void>
+  query<Row>(sql: string, params?: Record<string, unknown>): Promise<Row[]>
+  close(): Promise<void>
+}
+
+/** ClickHouse refused the data itself (a server-side error), as opposed to being unreachable. */
+export class ClickHouseRejectedError extends Error {
+  override readonly name = 'ClickHouseRejectedError'
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly context: { table?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: context.cause })
+  }
+}

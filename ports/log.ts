@@ -1,0 +1,80 @@
+/**
+ * The log port: a partitioned, ordered, durable log with consumer groups — Kafka's model.
+ * Adapters: the embedded LMDB log in the data dir, and Apache Kafka through kafkajs. Both pass
+ * the same contract suite (`tests/contracts/log.contract.ts`).
+ */
+export interface LogRecord {
+  /** Records with the same key go to the same partition, in order. */
+  key: string | null
+  value: string
+  headers?: Record<string, string>
+}
+
+export interface LogMessage extends LogRecord {
+  topic: string
+  partition: number
+  offset: number
+  /** Append time, epoch ms. */
+  timestamp: number
+}
+
+export interface TopicSpec {
+  name: string
+  partitions: number
+  /** `forever` keeps every record (the command log must survive for replay). */
+  retention: 'forever' | 'default'
+}
+
+export interface LogBatch {
+  topic: string
+  partition: number
+  messages: LogMessage[]
+}
+
+export interface SubscribeOptions {
+  groupId: string
+  topics: string[]
+  /** Upper bound of messages handed to one `eachBatch` call. */
+  maxBatchSize: number
+  /**
+   * Where to resume a partition when this consumer is assigned it. Returning a number overrides
+   * the group's committed offset — ingest keeps its offsets in Postgres, in the same transaction
+   * as the projection, and resumes from there. `undefined` → committed offset, else the start.
+   */
+  startOffset?: (topic: string, partition: number) => Promise<number | undefined>
+  /** Handles one batch of one partition; the batch's offsets are committed after it resolves. */
+  eachBatch: (batch: LogBatch) => Promise<void>
+}
+
+export interface Subscription {
+  /** Stops fetching, waits for the batch in hand, commits it. */
+  stop(): Promise<void>
+  /** Settles when the subscription ends; rejects when it failed and cannot go on. */
+  readonly done: Promise<void>
+}
+
+export interface Log {
+  ensureTopics(topics: TopicSpec[]): Promise<void>
+  /** Resolves only when every record is durable (fsynced, or acked by all in-sync replicas). */
+  append(topic: string, records: LogRecord[]): Promise<void>
+  subscribe(options: SubscribeOptions): Subscription
+  /** Next offset to be written, per partition. */
+  endOffsets(topic: string): Promise<Map<number, number>>
+  /** The group's committed offsets, per partition (for lag). */
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, number>>
+  /** Sets a group's committed offsets (replay moves consumers; the group must not be consuming). */
+  commitOffsets(groupId: string, topic: string, offsets: ReadonlyMap<number, number>): Promise<void>
+  /** Reads records from one partition without a group (replay, DLQ inspection, tests). */
+  read(topic: string, partition: number, fromOffset: number, maxMessages: number): Promise<LogMessage[]>
+  close(): Promise<void>
+}
+
+export class LogUnavailableError extends Error {
+  override readonly name = 'LogUnavailableError'
+  constructor(
+    message: string,
+    readonly context: { topic?: string; cause?: unknown } = {},
+  ) {
+    super(message, { cause: context.cause })
+  }
+}

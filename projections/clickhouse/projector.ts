@@ -1,0 +1,106 @@
+import { type ClickHouse, ClickHouseRejectedError } from '../../ports/clickhouse.ts'
+import type { Log, LogBatch, LogMessage, Subscription } from '../../ports/log.ts'
+import type { Logger } from '../../ports/logger.ts'
+import type { ProjectedTable } from '../../schema/clickhouse/migrations.ts'
+import { deadLetterRecord } from '../../schema/dead-letter.ts'
+import { type FactTopic, factTopics, Topics } from '../../schema/topics.ts'
+
+export const projectorGroupId = 'clickhouse-projector'
+
+const tableOf: Record<FactTopic, ProjectedTable> = {
+  [Topics.events]: 'events',
+  [Topics.persons]: 'person',
+  [Topics.distinctIds]: 'person_distinct_id2',
+  [Topics.groups]: 'groups',
+  [Topics.personMerges]: 'person_merges',
+  [Topics.ingestionWarnings]: 'ingestion_warnings',
+}
+
+export interface ProjectorOptions {
+  log: Log
+  clickhouse: ClickHouse
+  logger?: Logger
+  groupId?: string
+  maxBatchSize?: number
+  now?: () => Date
+  onBatch?: (topic: string, rows: number, seconds: number) => void
+}
+
+export interface Projector {
+  stop(): Promise<void>
+  readonly done: Promise<void>
+  /** Rows inserted so far, per table. */
+  readonly projected: Map<string, number>
+}
+
+/**
+ * Reads the fact topics and inserts each batch into its ClickHouse table in one insert; the batch's
+ * position is committed only after ClickHouse has the rows (at least once). Redelivered rows
+ * collapse by version (persons, ids, groups) or uuid (events) in every query.
+ */
+export function startClickHouseProjector(options: ProjectorOptions): Projector {
+  const projected = new Map<string, number>()
+  const now = options.now ?? (() => new Date())
+  const subscription: Subscription = options.log.subscribe({
+    groupId: options.groupId ?? projectorGroupId,
+    topics: [...factTopics],
+    maxBatchSize: options.maxBatchSize ?? 5000,
+    eachBatch: async (batch: LogBatch) => {
+      const started = performance.now()
+      const table = tableOf[batch.topic as FactTopic]
+      const lines: { message: LogMessage; line: string }[] = []
+      const unreadable: { message: LogMessage; reason: string }[] = []
+      for (const message of batch.messages) {
+        const line = rowLine(message)
+        if (line === undefined) unreadable.push({ message, reason: 'fact is not a JSON object' })
+        else lines.push({ message, line })
+      }
+      let refused = 0
+      try {
+        await options.clickhouse.insertJsonEachRow(table, lines.map((l) => l.line).join('\n'))
+      } catch (error) {
+        if (!(error instanceof ClickHouseRejectedError)) throw error
+        // Some row is bad: find it (one insert per row, only on this rare path) and dead-letter it.
+        for (const { message, line } of lines) {
+          try {
+            await options.clickhouse.insertJsonEachRow(table, line)
+          } catch (rowError) {
+            if (!(rowError instanceof ClickHouseRejectedError)) throw rowError
+            unreadable.push({
+              message,
+              reason: `ClickHouse refused the row: ${rowError.message.slice(0, 500)}`,
+            })
+            refused++
+          }
+        }
+      }
+      if (unreadable.length > 0) {
+        await options.log.append(
+          Topics.deadLetters,
+          unreadable.map(({ message, reason }) =>
+            deadLetterRecord(message, 'clickhouse_projection', reason, now()),
+          ),
+        )
+        options.logger?.warn(
+          { topic: batch.topic, count: unreadable.length },
+          'unreadable facts sent to the dead letter queue',
+        )
+      }
+      const inserted = lines.length - refused
+      projected.set(table, (projected.get(table) ?? 0) + inserted)
+      options.onBatch?.(batch.topic, inserted, (performance.now() - started) / 1000)
+    },
+  })
+  return { stop: () => subscription.stop(), done: subscription.done, projected }
+}
+
+/**
+ * The fact as one JSONEachRow line with the Kafka columns PostHog's tables carry, appended as text:
+ * the facts are JSON already, and parsing and re-serialising every row would double the cost.
+ */
+function rowLine(message: LogMessage): string | undefined {
+  const value = message.value.trim()
+  if (!value.startsWith('{') || !value.endsWith('}')) return undefined
+  const kafkaColumns = `"_timestamp":${Math.floor(message.timestamp / 1000)},"_offset":${message.offset},"_partition":${message.partition}`
+  return `${value.slice(0, -1)}${/^\{\s*\}$/.test(value) ? '' : ','}${kafkaColumns}}`
+}

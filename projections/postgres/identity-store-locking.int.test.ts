@@ -1,0 +1,134 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Db, openPostgres } from '../../adapters/postgres/connect.ts'
+import type { IdentityStore, StoredPerson } from '../../ports/identity-store.ts'
+import type { Fact } from '../../schema/facts.ts'
+import {
+  createTestDatabase,
+  postgresServerReachable,
+  postgresServerUrl,
+} from '../../tests/support/postgres-server.ts'
+import { serviceAvailable } from '../../tests/support/services.ts'
+import { postgresIdentityStore } from './identity-store.ts'
+
+/**
+ * Several ingest processes on one PostgreSQL: transactions that touch the same persons must queue
+ * on row locks (taken in a fixed order) and retry lost races, so no update is ever lost.
+ */
+describe('identity store under concurrent transactions on PostgreSQL', () => {
+  let db: Db | null = null
+  let drop: (() => Promise<void>) | null = null
+
+  beforeAll(async () => {
+    const problem = await postgresServerReachable()
+    if (!serviceAvailable('PostgreSQL', problem === null, `${postgresServerUrl}: ${problem}`)) return
+    const database = await createTestDatabase()
+    drop = database.drop
+    db = await openPostgres({ kind: 'pg', url: database.url, poolSize: 20 })
+  })
+  afterAll(async () => {
+    await db?.destroy()
+    await drop?.()
+  })
+
+  const bump = (person: StoredPerson): Fact => ({
+    type: 'person_updated',
+    teamId: person.teamId,
+    uuid: person.uuid,
+    createdAt: person.createdAt,
+    properties: { ...person.properties, counter: Number(person.properties.counter ?? 0) + 1 },
+    isIdentified: person.isIdentified,
+    version: person.version + 1,
+  })
+
+  it('loses no update when transactions lock the same persons in different orders', async (ctx) => {
+    if (db === null) return ctx.skip()
+    const store: IdentityStore = postgresIdentityStore(db)
+    const uuids = ['00000000-0000-5000-8000-00000000000a', '00000000-0000-5000-8000-00000000000b']
+    await store.transaction((tx) =>
+      tx.applyFacts(
+        uuids.flatMap((uuid, i): Fact[] => [
+          {
+            type: 'person_created',
+            teamId: 1,
+            uuid,
+            createdAt: '2026-01-01T00:00:00.000Z',
+            properties: {},
+            isIdentified: false,
+            version: 0,
+          },
+          { type: 'distinct_id_assigned', teamId: 1, distinctId: `id-${i}`, personUuid: uuid, version: 0 },
+        ]),
+      ),
+    )
+    const workers = 16
+    await Promise.all(
+      Array.from({ length: workers }, (_, worker) =>
+        store.transaction(async (tx) => {
+          const ids = worker % 2 === 0 ? ['id-0', 'id-1'] : ['id-1', 'id-0']
+          const loaded = await tx.load({
+            distinctIds: ids.map((distinctId) => ({ teamId: 1, distinctId })),
+            groupTypeTeams: [],
+            groups: [],
+          })
+          await sleep(2)
+          await tx.applyFacts(loaded.persons.map(bump))
+        }),
+      ),
+    )
+    const rows = await db
+      .selectFrom('persons')
+      .select(['uuid', 'version', 'properties'])
+      .orderBy('uuid')
+      .execute()
+    expect(rows).toEqual(uuids.map((uuid) => ({ uuid, version: workers, properties: { counter: workers } })))
+  })
+
+  it('retries a transaction that lost the race to create the same person', async (ctx) => {
+    if (db === null) return ctx.skip()
+    const store: IdentityStore = postgresIdentityStore(db)
+    const uuid = '00000000-0000-5000-8000-00000000000c'
+    const workers = 8
+    await Promise.all(
+      Array.from({ length: workers }, () =>
+        store.transaction(async (tx) => {
+          const loaded = await tx.load({
+            distinctIds: [{ teamId: 1, distinctId: 'new-id' }],
+            groupTypeTeams: [],
+            groups: [],
+          })
+          await sleep(2)
+          const existing = loaded.persons[0]
+          await tx.applyFacts(
+            existing
+              ? [bump(existing)]
+              : [
+                  {
+                    type: 'person_created',
+                    teamId: 1,
+                    uuid,
+                    createdAt: '2026-01-01T00:00:00.000Z',
+                    properties: { counter: 1 },
+                    isIdentified: false,
+                    version: 0,
+                  },
+                  {
+                    type: 'distinct_id_assigned',
+                    teamId: 1,
+                    distinctId: 'new-id',
+                    personUuid: uuid,
+                    version: 0,
+                  },
+                ],
+          )
+        }),
+      ),
+    )
+    const row = await db
+      .selectFrom('persons')
+      .select(['version', 'properties'])
+      .where('uuid', '=', uuid)
+      .executeTakeFirstOrThrow()
+    expect(row).toEqual({ version: workers - 1, properties: { counter: workers } })
+  })
+})

@@ -1,0 +1,437 @@
+import { type Kysely, sql, type Transaction } from 'kysely'
+import {
+  IdentityDataRefusedError,
+  type IdentityReferences,
+  type IdentityStore,
+  type IdentityTransaction,
+  type LoadedIdentities,
+  type StoredPerson,
+} from '../../ports/identity-store.ts'
+import type { Fact, PersonSnapshot } from '../../schema/facts.ts'
+import type { PostgresTables } from '../../schema/postgres/tables.ts'
+import { groupBy, inChunks, partition } from './collections.ts'
+import { decodeOutbox, encodeOutbox } from './outbox-encoding.ts'
+
+type Tx = Transaction<PostgresTables>
+
+// Lock races between ingest processes (deadlock, serialization failure, a row created or removed
+// under us) are resolved by running the whole batch again on fresh state.
+const retryableCodes = new Set(['40P01', '40001', '23505', '23503'])
+const maxAttempts = 8
+
+export class IdentityStoreConflictError extends Error {
+  override readonly name = 'IdentityStoreConflictError'
+  constructor(
+    readonly attempts: number,
+    cause: unknown,
+  ) {
+    super(`identity transaction still conflicting after ${attempts} attempts`, { cause })
+  }
+}
+
+const isRetryable = (error: unknown) => retryableCodes.has(sqlState(error) ?? '')
+// Data exceptions and program limits: the same rows fail the same way however often they are tried.
+const refusesData = (error: unknown) => /^(22|54)/.test(sqlState(error) ?? '')
+
+export function postgresIdentityStore(db: Kysely<PostgresTables>): IdentityStore {
+  return {
+    async transaction(work) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await db.transaction().execute((tx) => work(identityTransaction(tx)))
+        } catch (error) {
+          if (refusesData(error)) throw new IdentityDataRefusedError(sqlState(error) ?? '', error)
+          if (!isRetryable(error)) throw error
+          if (attempt >= maxAttempts) throw new IdentityStoreConflictError(attempt, error)
+          await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()))
+        }
+      }
+    },
+    consumedOffset: (groupId, topic, partition) => consumedOffset(db, groupId, topic, partition),
+    async pendingOutbox(limit) {
+      const rows = await db
+        .selectFrom('fact_outbox')
+        .select(['id', 'records'])
+        .orderBy('id')
+        .limit(limit)
+        .execute()
+      return rows.map((row) => ({ id: String(row.id), records: decodeOutbox(row.records) }))
+    },
+    async deleteOutbox(id) {
+      await db.deleteFrom('fact_outbox').where('id', '=', Number(id)).execute()
+    },
+    async appliedBatches(groupId) {
+      const rows = await db
+        .selectFrom('ingest_batches')
+        .select(['topic', 'partition', 'first_offset', 'next_offset'])
+        .where('group_id', '=', groupId)
+        .orderBy('seq')
+        .execute()
+      return rows.map((r) => ({
+        topic: r.topic,
+        partition: r.partition,
+        firstOffset: r.first_offset,
+        nextOffset: r.next_offset,
+      }))
+    },
+    async reset() {
+      await sql`TRUNCATE persons, person_distinct_ids, personless_distinct_ids, group_type_mappings, groups,
+        person_merges, consumer_offsets, ingest_batches, fact_outbox`.execute(db)
+    },
+  }
+}
+
+/** The SQLSTATE of a driver error, looking through wrapping errors' causes. */
+function sqlState(error: unknown): string | undefined {
+  for (let e: unknown = error; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return undefined
+}
+
+async function consumedOffset(db: Kysely<PostgresTables>, groupId: string, topic: string, partition: number) {
+  const row = await db
+    .selectFrom('consumer_offsets')
+    .select('next_offset')
+    .where('group_id', '=', groupId)
+    .where('topic', '=', topic)
+    .where('partition', '=', partition)
+    .executeTakeFirst()
+  return row === undefined ? undefined : Number(row.next_offset)
+}
+
+/**
+ * Rows that `load` did not find are created with a plain INSERT: if another process created them
+ * meanwhile, the unique violation sends the whole batch round again on fresh state instead of
+ * silently overwriting that process's work.
+ */
+interface Loaded {
+  persons: Set<string>
+  distinctIds: Set<string>
+  groups: Set<string>
+  /** Distinct ids personless events used that no person held yet. */
+  unmergedPersonless: Set<string>
+}
+
+function identityTransaction(tx: Tx): IdentityTransaction {
+  const loaded: Loaded = {
+    persons: new Set(),
+    distinctIds: new Set(),
+    groups: new Set(),
+    unmergedPersonless: new Set(),
+  }
+  return {
+    consumedOffset: (groupId, topic, partition) => consumedOffset(tx, groupId, topic, partition),
+    async load(references) {
+      const identities = await loadIdentities(tx, references)
+      for (const person of identities.persons) {
+        loaded.persons.add(person.uuid)
+        for (const { distinctId } of person.distinctIds)
+          loaded.distinctIds.add(`${person.teamId}:${distinctId}`)
+      }
+      for (const g of identities.groups) loaded.groups.add(`${g.teamId}:${g.groupTypeIndex}:${g.groupKey}`)
+      for (const p of identities.personless)
+        if (!p.isMerged) loaded.unmergedPersonless.add(`${p.teamId}:${p.distinctId}`)
+      return identities
+    },
+    applyFacts: (facts) => applyFacts(tx, facts, loaded),
+    async commitOffset(groupId, topic, partition, firstOffset, nextOffset) {
+      // one round trip for both rows
+      await sql`WITH applied AS (
+          INSERT INTO ingest_batches (group_id, topic, partition, first_offset, next_offset)
+          VALUES (${groupId}, ${topic}, ${partition}, ${firstOffset}, ${nextOffset}))
+        INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+        VALUES (${groupId}, ${topic}, ${partition}, ${nextOffset})
+        ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = excluded.next_offset`.execute(tx)
+    },
+    async addToOutbox(records) {
+      const row = await tx
+        .insertInto('fact_outbox')
+        .values({ records: encodeOutbox(records) })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+      return String(row.id)
+    },
+  }
+}
+
+/**
+ * Locks in a fixed order — distinct id rows sorted by (team, id), then person rows sorted by uuid —
+ * so two processes merging the same persons queue behind each other instead of deadlocking.
+ * Person distinct ids are read after the person lock, so they include ids another process added.
+ */
+async function loadIdentities(tx: Tx, references: IdentityReferences): Promise<LoadedIdentities> {
+  const personUuids = new Set<string>()
+  const personless: LoadedIdentities['personless'] = []
+  const idsByTeam = groupBy(references.distinctIds, (r) => r.teamId)
+  for (const teamId of [...idsByTeam.keys()].sort((a, b) => a - b)) {
+    const ids = [...new Set(idsByTeam.get(teamId)!.map((r) => r.distinctId))].sort()
+    for (const chunk of inChunks(ids, 5000)) {
+      const rows = await sql<{ person_uuid: string }>`SELECT person_uuid FROM person_distinct_ids
+        WHERE team_id = ${teamId} AND distinct_id = ANY(${chunk}::text[])
+        ORDER BY distinct_id FOR UPDATE`.execute(tx)
+      for (const row of rows.rows) personUuids.add(row.person_uuid)
+      const personlessRows = await tx
+        .selectFrom('personless_distinct_ids')
+        .select(['distinct_id', 'is_merged'])
+        .where('team_id', '=', teamId)
+        .where(sql<boolean>`distinct_id = ANY(${chunk}::text[])`)
+        .execute()
+      for (const row of personlessRows)
+        personless.push({ teamId, distinctId: row.distinct_id, isMerged: row.is_merged })
+    }
+  }
+
+  const persons = new Map<string, StoredPerson>()
+  for (const chunk of inChunks([...personUuids].sort(), 5000)) {
+    const rows = await sql<{
+      uuid: string
+      team_id: number
+      created_at: Date
+      properties: Record<string, unknown>
+      is_identified: boolean
+      version: number
+    }>`SELECT uuid, team_id, created_at, properties, is_identified, version FROM persons
+      WHERE uuid = ANY(${chunk}::uuid[]) ORDER BY uuid FOR UPDATE`.execute(tx)
+    for (const row of rows.rows) {
+      persons.set(row.uuid, {
+        teamId: row.team_id,
+        uuid: row.uuid,
+        createdAt: row.created_at.toISOString(),
+        properties: row.properties,
+        isIdentified: row.is_identified,
+        version: Number(row.version),
+        distinctIds: [],
+      })
+    }
+    const idRows = await tx
+      .selectFrom('person_distinct_ids')
+      .select(['person_uuid', 'distinct_id', 'version'])
+      .where(sql<boolean>`person_uuid = ANY(${chunk}::uuid[])`)
+      .orderBy('distinct_id')
+      .execute()
+    for (const row of idRows) {
+      persons
+        .get(row.person_uuid)
+        ?.distinctIds.push({ distinctId: row.distinct_id, version: Number(row.version) })
+    }
+  }
+
+  const groupTypeTeams = [...new Set(references.groupTypeTeams)]
+  const groupTypes =
+    groupTypeTeams.length === 0
+      ? []
+      : (
+          await tx
+            .selectFrom('group_type_mappings')
+            .select(['team_id', 'group_type', 'group_type_index'])
+            .where('team_id', 'in', groupTypeTeams)
+            .execute()
+        ).map((r) => ({ teamId: r.team_id, groupType: r.group_type, groupTypeIndex: r.group_type_index }))
+
+  const indexOf = new Map(groupTypes.map((t) => [`${t.teamId}:${t.groupType}`, t.groupTypeIndex]))
+  const groups: LoadedIdentities['groups'] = []
+  const wanted = references.groups
+    .map((g) => ({ teamId: g.teamId, index: indexOf.get(`${g.teamId}:${g.groupType}`), key: g.groupKey }))
+    .filter((g): g is { teamId: number; index: number; key: string } => g.index !== undefined)
+    .sort((a, b) => a.teamId - b.teamId || a.index - b.index || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  for (const chunk of inChunks(wanted, 1000)) {
+    const rows = await sql<{
+      team_id: number
+      group_type_index: number
+      group_key: string
+      group_properties: Record<string, unknown>
+      created_at: Date
+      version: number
+    }>`SELECT team_id, group_type_index, group_key, group_properties, created_at, version FROM groups
+      WHERE (team_id, group_type_index, group_key) IN (${sql.join(chunk.map((g) => sql`(${g.teamId}::integer, ${g.index}::smallint, ${g.key}::text)`))})
+      ORDER BY team_id, group_type_index, group_key FOR UPDATE`.execute(tx)
+    for (const row of rows.rows) {
+      groups.push({
+        teamId: row.team_id,
+        groupTypeIndex: row.group_type_index,
+        groupKey: row.group_key,
+        properties: row.group_properties,
+        createdAt: row.created_at.toISOString(),
+        version: Number(row.version),
+      })
+    }
+  }
+  return { persons: [...persons.values()], personless, groupTypes, groups }
+}
+
+/**
+ * Applies a batch's facts set-based: the last fact per row decides its final state, and each table
+ * gets one statement per chunk instead of one round trip per event.
+ */
+async function applyFacts(tx: Tx, facts: readonly Fact[], loaded: Loaded): Promise<void> {
+  const persons = new Map<string, PersonSnapshot | 'deleted'>()
+  const distinctIds = new Map<
+    string,
+    { teamId: number; distinctId: string; personUuid: string; version: number }
+  >()
+  const personless = new Map<string, { teamId: number; distinctId: string }>()
+  const groupTypes: { team_id: number; group_type: string; group_type_index: number }[] = []
+  const groups = new Map<string, Extract<Fact, { type: 'group_updated' }>>()
+  const merges: Extract<Fact, { type: 'persons_merged' }>[] = []
+  for (const fact of facts) {
+    switch (fact.type) {
+      case 'person_created':
+      case 'person_updated':
+        persons.set(fact.uuid, fact)
+        break
+      case 'person_deleted':
+        persons.set(fact.uuid, 'deleted')
+        break
+      case 'distinct_id_assigned':
+        distinctIds.set(`${fact.teamId}:${fact.distinctId}`, fact)
+        break
+      case 'personless_distinct_id_seen':
+        personless.set(`${fact.teamId}:${fact.distinctId}`, fact)
+        break
+      case 'group_type_assigned':
+        groupTypes.push({
+          team_id: fact.teamId,
+          group_type: fact.groupType,
+          group_type_index: fact.groupTypeIndex,
+        })
+        break
+      case 'group_updated':
+        groups.set(`${fact.teamId}:${fact.groupTypeIndex}:${fact.groupKey}`, fact)
+        break
+      case 'persons_merged':
+        merges.push(fact)
+        break
+      case 'ingestion_warning':
+      case 'event_ingested':
+        break
+    }
+  }
+
+  const snapshots = [...persons.values()].filter((p): p is PersonSnapshot => p !== 'deleted')
+  const [updatedPersons, createdPersons] = partition(snapshots, (p) => loaded.persons.has(p.uuid))
+  for (const chunk of inChunks(createdPersons, 5000)) await writePersons(chunk, false).execute(tx)
+  for (const chunk of inChunks(updatedPersons, 5000)) await writePersons(chunk, true).execute(tx)
+  for (const chunk of inChunks([...distinctIds.values()], 5000)) {
+    const [moved, added] = partition(chunk, (d) => loaded.distinctIds.has(`${d.teamId}:${d.distinctId}`))
+    if (added.length > 0) await writeDistinctIds(added, false).execute(tx)
+    if (moved.length > 0) await writeDistinctIds(moved, true).execute(tx)
+    const nowMerged = chunk.filter((d) => loaded.unmergedPersonless.has(`${d.teamId}:${d.distinctId}`))
+    for (const [teamId, rows] of groupBy(nowMerged, (d) => d.teamId)) {
+      await tx
+        .updateTable('personless_distinct_ids')
+        .set({ is_merged: true })
+        .where('team_id', '=', teamId)
+        .where('is_merged', '=', false)
+        .where(sql<boolean>`distinct_id = ANY(${rows.map((r) => r.distinctId)}::text[])`)
+        .execute()
+    }
+  }
+  const deleted = [...persons].filter(([, p]) => p === 'deleted').map(([uuid]) => uuid)
+  for (const chunk of inChunks(deleted, 5000)) {
+    await tx.deleteFrom('persons').where(sql<boolean>`uuid = ANY(${chunk}::uuid[])`).execute()
+  }
+  for (const chunk of inChunks([...personless.values()], 2000)) {
+    await tx
+      .insertInto('personless_distinct_ids')
+      .values(
+        chunk.map((p) => ({
+          team_id: p.teamId,
+          distinct_id: p.distinctId,
+          // seen personless and given a person within this very batch
+          is_merged: distinctIds.has(`${p.teamId}:${p.distinctId}`),
+        })),
+      )
+      .onConflict((oc) => oc.columns(['team_id', 'distinct_id']).doNothing())
+      .execute()
+  }
+  if (groupTypes.length > 0) {
+    await tx
+      .insertInto('group_type_mappings')
+      .values(groupTypes)
+      .onConflict((oc) => oc.doNothing())
+      .execute()
+  }
+  for (const chunk of inChunks([...groups.values()], 1000)) {
+    const rows = chunk.map((g) => ({
+      team_id: g.teamId,
+      group_type_index: g.groupTypeIndex,
+      group_key: g.groupKey,
+      group_properties: JSON.stringify(g.properties),
+      created_at: g.createdAt,
+      version: g.version,
+    }))
+    const isKnown = (r: (typeof rows)[number]) =>
+      loaded.groups.has(`${r.team_id}:${r.group_type_index}:${r.group_key}`)
+    const created = rows.filter((r) => !isKnown(r))
+    if (created.length > 0) await tx.insertInto('groups').values(created).execute()
+    const updated = rows.filter(isKnown)
+    if (updated.length === 0) continue
+    await tx
+      .insertInto('groups')
+      .values(updated)
+      .onConflict((oc) =>
+        oc
+          .columns(['team_id', 'group_type_index', 'group_key'])
+          .doUpdateSet((eb) => ({
+            group_properties: eb.ref('excluded.group_properties'),
+            created_at: eb.ref('excluded.created_at'),
+            version: eb.ref('excluded.version'),
+          }))
+          .where('groups.version', '<=', (eb) => eb.ref('excluded.version')),
+      )
+      .execute()
+  }
+  for (const chunk of inChunks(merges, 1000)) {
+    await tx
+      .insertInto('person_merges')
+      .values(
+        chunk.map((m) => ({
+          team_id: m.teamId,
+          kept_person_uuid: m.keptPersonUuid,
+          merged_person_uuid: m.mergedPersonUuid,
+          distinct_ids: JSON.stringify(m.distinctIds),
+          event_uuid: m.eventUuid,
+          event: m.event,
+          timestamp: m.timestamp,
+        })),
+      )
+      .onConflict((oc) => oc.columns(['event_uuid', 'merged_person_uuid']).doNothing())
+      .execute()
+  }
+}
+
+/**
+ * Rows go in as one array per column through unnest: a handful of parameters per statement
+ * instead of one per value, which is what keeps a 1000-event batch to a few cheap statements.
+ * An update never lets an older snapshot overwrite a newer one.
+ */
+function writePersons(rows: readonly PersonSnapshot[], upsert: boolean) {
+  const insert = sql`INSERT INTO persons (uuid, team_id, created_at, properties, is_identified, version)
+    SELECT * FROM unnest(
+      ${rows.map((p) => p.uuid)}::uuid[], ${rows.map((p) => p.teamId)}::integer[],
+      ${rows.map((p) => p.createdAt)}::timestamptz[], ${rows.map((p) => JSON.stringify(p.properties))}::jsonb[],
+      ${rows.map((p) => p.isIdentified)}::boolean[], ${rows.map((p) => p.version)}::bigint[])`
+  const query = upsert
+    ? sql`${insert} ON CONFLICT (uuid) DO UPDATE SET created_at = excluded.created_at,
+        properties = excluded.properties, is_identified = excluded.is_identified, version = excluded.version
+        WHERE persons.version <= excluded.version`
+    : insert
+  return query
+}
+
+function writeDistinctIds(
+  rows: readonly { teamId: number; distinctId: string; personUuid: string; version: number }[],
+  upsert: boolean,
+) {
+  const insert = sql`INSERT INTO person_distinct_ids (team_id, distinct_id, person_uuid, version)
+    SELECT * FROM unnest(
+      ${rows.map((d) => d.teamId)}::integer[], ${rows.map((d) => d.distinctId)}::text[],
+      ${rows.map((d) => d.personUuid)}::uuid[], ${rows.map((d) => d.version)}::bigint[])`
+  const query = upsert
+    ? sql`${insert} ON CONFLICT (team_id, distinct_id) DO UPDATE SET person_uuid = excluded.person_uuid,
+        version = excluded.version WHERE person_distinct_ids.version <= excluded.version`
+    : insert
+  return query
+}

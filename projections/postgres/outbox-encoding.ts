@@ -1,0 +1,32 @@
+import type { OutboxRecord } from '../../ports/identity-store.ts'
+
+/**
+ * A batch's outbox records as text, one line each: `topic TAB key-as-JSON TAB value`. Values are
+ * JSON documents already, so they go in as they are (flag `r`) instead of being escaped into a
+ * JSON array — escaping a megabyte of JSON per batch was a large part of ingest's cost. A value
+ * that holds a line break is JSON-encoded (flag `j`).
+ */
+export function encodeOutbox(records: readonly OutboxRecord[]): string {
+  let text = ''
+  for (const { topic, key, value } of records) {
+    const raw = !value.includes('\n')
+    text += `${topic}\t${JSON.stringify(key)}\t${raw ? 'r' : 'j'}${raw ? value : JSON.stringify(value)}\n`
+  }
+  return text
+}
+
+export function decodeOutbox(text: string): OutboxRecord[] {
+  const records: OutboxRecord[] = []
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    const afterTopic = line.indexOf('\t')
+    const afterKey = line.indexOf('\t', afterTopic + 1)
+    const value = line.slice(afterKey + 2)
+    records.push({
+      topic: line.slice(0, afterTopic),
+      key: JSON.parse(line.slice(afterTopic + 1, afterKey)) as string | null,
+      value: line[afterKey + 1] === 'r' ? value : (JSON.parse(value) as string),
+    })
+  }
+  return records
+}

@@ -1,0 +1,36 @@
+import { type Static, Type } from '@sinclair/typebox'
+
+/**
+ * What capture appends to `events_plugin_ingestion`: PostHog's capture message, so the command
+ * log is readable by anything that reads PostHog's. `data` is the raw event re-serialised as a
+ * JSON string; outer fields win over fields inside `data` when ingest rebuilds the event.
+ * `timestamp` is the skew-corrected event time computed at capture (ISO 8601, UTC, ms).
+ */
+export const CaptureCommand = Type.Object({
+  uuid: Type.String(),
+  distinct_id: Type.String(),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  site_url: Type.Optional(Type.String()),
+  data: Type.String(),
+  now: Type.String(),
+  sent_at: Type.Optional(Type.String()),
+  token: Type.String(),
+  event: Type.Optional(Type.String()),
+  timestamp: Type.Optional(Type.String()),
+  historical_migration: Type.Optional(Type.Boolean()),
+})
+export type CaptureCommand = Static<typeof CaptureCommand>
+
+/** The raw event as an SDK sent it, after capture's decoding (inside `data`). */
+export type RawEvent = {
+  event: string
+  distinct_id?: unknown
+  properties?: Record<string, unknown>
+  timestamp?: unknown
+  offset?: unknown
+  $set?: Record<string, unknown>
+  $set_once?: Record<string, unknown>
+  uuid?: string
+  token?: string
+  [key: string]: unknown
+}

@@ -1,0 +1,129 @@
+/**
+ * Postgres migrations, applied in order on start and recorded in `sluice_migrations`, so a later
+ * release can migrate an existing data dir. Never edit a released migration: add a new one.
+ * The same SQL runs on PGlite and PostgreSQL.
+ */
+export interface Migration {
+  version: number
+  name: string
+  statements: string[]
+}
+
+export const postgresMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'projects, persons, distinct ids, groups, merge audit, offsets, outbox',
+    statements: [
+      `CREATE TABLE projects (
+        id serial PRIMARY KEY,
+        name text NOT NULL,
+        api_token text NOT NULL UNIQUE,
+        anonymize_ips boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      // A personal API key reads and administers exactly one project.
+      `CREATE TABLE personal_api_keys (
+        id serial PRIMARY KEY,
+        secret text NOT NULL UNIQUE,
+        project_id integer NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE TABLE persons (
+        uuid uuid PRIMARY KEY,
+        team_id integer NOT NULL,
+        created_at timestamptz NOT NULL,
+        properties jsonb NOT NULL DEFAULT '{}',
+        is_identified boolean NOT NULL DEFAULT false,
+        version bigint NOT NULL DEFAULT 0
+      )`,
+      // Deferred so that a batch may move distinct ids and delete the absorbed person in any order.
+      `CREATE TABLE person_distinct_ids (
+        team_id integer NOT NULL,
+        distinct_id varchar(400) NOT NULL,
+        person_uuid uuid NOT NULL REFERENCES persons (uuid) DEFERRABLE INITIALLY DEFERRED,
+        version bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (team_id, distinct_id)
+      )`,
+      'CREATE INDEX person_distinct_ids_person ON person_distinct_ids (person_uuid)',
+      `CREATE TABLE personless_distinct_ids (
+        team_id integer NOT NULL,
+        distinct_id varchar(400) NOT NULL,
+        is_merged boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (team_id, distinct_id)
+      )`,
+      `CREATE TABLE group_type_mappings (
+        team_id integer NOT NULL,
+        group_type text NOT NULL,
+        group_type_index smallint NOT NULL,
+        PRIMARY KEY (team_id, group_type),
+        UNIQUE (team_id, group_type_index)
+      )`,
+      `CREATE TABLE groups (
+        team_id integer NOT NULL,
+        group_type_index smallint NOT NULL,
+        group_key varchar(400) NOT NULL,
+        group_properties jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL,
+        version bigint NOT NULL,
+        PRIMARY KEY (team_id, group_type_index, group_key)
+      )`,
+      `CREATE TABLE person_merges (
+        id bigserial PRIMARY KEY,
+        team_id integer NOT NULL,
+        kept_person_uuid uuid NOT NULL,
+        merged_person_uuid uuid NOT NULL,
+        distinct_ids jsonb NOT NULL,
+        event_uuid uuid NOT NULL,
+        event text NOT NULL,
+        timestamp timestamptz NOT NULL,
+        UNIQUE (event_uuid, merged_person_uuid)
+      )`,
+      'CREATE INDEX person_merges_kept ON person_merges (team_id, kept_person_uuid)',
+      // Ingest's position in the command log, committed with the projection it produced.
+      `CREATE TABLE consumer_offsets (
+        group_id text NOT NULL,
+        topic text NOT NULL,
+        partition integer NOT NULL,
+        next_offset bigint NOT NULL,
+        PRIMARY KEY (group_id, topic, partition)
+      )`,
+      // Facts for the fact topics, written in the projection's transaction and published after it
+      // commits (transactional outbox), so a crash between the two cannot lose them. JSON as text:
+      // stored and read back whole, never queried, so not worth jsonb's parsing.
+      `CREATE TABLE fact_outbox (
+        id bigserial PRIMARY KEY,
+        records text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      // A batch's facts are read once and deleted: compressing them would cost more than it saves.
+      `ALTER TABLE fact_outbox ALTER COLUMN records SET STORAGE EXTERNAL`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'ingest batch log: the order batches were applied in, for deterministic replay',
+    statements: [
+      // Partitions are consumed concurrently, so the order events of different partitions were
+      // applied in is history: a replay must apply them in the same order to decide the same facts.
+      `CREATE TABLE ingest_batches (
+        seq bigserial PRIMARY KEY,
+        group_id text NOT NULL,
+        topic text NOT NULL,
+        partition integer NOT NULL,
+        first_offset bigint NOT NULL,
+        next_offset bigint NOT NULL
+      )`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'dead letters replayed: which letters `sluice dlq replay` appended again, and when',
+    statements: [
+      `CREATE TABLE dead_letter_replays (
+        id text PRIMARY KEY,
+        replayed_at timestamptz NOT NULL,
+        replays integer NOT NULL DEFAULT 1
+      )`,
+    ],
+  },
+]

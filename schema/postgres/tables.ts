@@ -1,0 +1,77 @@
+import type { ColumnType, Generated } from 'kysely'
+
+/** Kysely's view of the Postgres projection (see migrations.ts). */
+export interface PostgresTables {
+  sluice_migrations: { version: number; name: string; applied_at: ColumnType<Date, never, never> }
+  projects: {
+    id: Generated<number>
+    name: string
+    api_token: string
+    anonymize_ips: Generated<boolean>
+    created_at: ColumnType<Date, never, never>
+  }
+  personal_api_keys: {
+    id: Generated<number>
+    secret: string
+    project_id: number
+    created_at: ColumnType<Date, never, never>
+  }
+  persons: {
+    uuid: string
+    team_id: number
+    created_at: ColumnType<Date, string, string>
+    properties: ColumnType<Record<string, unknown>, string, string>
+    is_identified: boolean
+    version: number
+  }
+  person_distinct_ids: {
+    team_id: number
+    distinct_id: string
+    person_uuid: string
+    version: number
+  }
+  personless_distinct_ids: { team_id: number; distinct_id: string; is_merged: boolean }
+  group_type_mappings: { team_id: number; group_type: string; group_type_index: number }
+  groups: {
+    team_id: number
+    group_type_index: number
+    group_key: string
+    group_properties: ColumnType<Record<string, unknown>, string, string>
+    created_at: ColumnType<Date, string, string>
+    version: number
+  }
+  person_merges: {
+    id: Generated<number>
+    team_id: number
+    kept_person_uuid: string
+    merged_person_uuid: string
+    distinct_ids: ColumnType<string[], string, string>
+    event_uuid: string
+    event: string
+    timestamp: ColumnType<Date, string, string>
+  }
+  consumer_offsets: {
+    group_id: string
+    topic: string
+    partition: number
+    next_offset: number
+  }
+  ingest_batches: {
+    seq: Generated<number>
+    group_id: string
+    topic: string
+    partition: number
+    first_offset: number
+    next_offset: number
+  }
+  dead_letter_replays: {
+    id: string
+    replayed_at: Date
+    replays: ColumnType<number, number | undefined, number>
+  }
+  fact_outbox: {
+    id: Generated<number>
+    records: string
+    created_at: ColumnType<Date, never, never>
+  }
+}

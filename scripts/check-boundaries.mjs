@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// Fails when a layer imports what ARCHITECTURE.md does not allow it to (run first by `npm test`).
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+// layer → the top-level folders (and packages) its non-test files may import
+const allowed = {
+  schema: { folders: ['schema'], packages: ['@sinclair/typebox', 'kysely'] },
+  domain: { folders: ['domain', 'schema'], packages: [] },
+  ports: { folders: ['ports', 'schema'], packages: [] },
+  commands: { folders: ['commands', 'domain', 'schema', 'ports'], packages: null },
+  projections: { folders: ['projections', 'schema', 'ports'], packages: null },
+}
+const driverPackages =
+  /^(pg|kysely|kafkajs|fastify|chdb|lmdb|@clickhouse\/|@electric-sql\/|quickjs-emscripten|node:fs|fs|node:net|node:http|node:child_process)/
+
+const problems = []
+for (const [layer, rule] of Object.entries(allowed)) {
+  for (const file of walk(join(root, layer))) {
+    if (!file.endsWith('.ts') || /\.(unit|int|e2e)\.test\.ts$/.test(file) || file.includes('/testing/'))
+      continue
+    const source = readFileSync(file, 'utf8')
+    for (const match of source.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g)) {
+      const spec = match[1]
+      const where = relative(root, file)
+      if (spec.startsWith('.')) {
+        const target = relative(root, join(file, '..', spec)).split('/')[0]
+        if (!rule.folders.includes(target))
+          problems.push(`${where}: ${layer}/ may not import ${target}/ (${spec})`)
+      } else if (
+        rule.packages !== null &&
+        !rule.packages.some((p) => spec === p || spec.startsWith(`${p}/`))
+      ) {
+        problems.push(`${where}: ${layer}/ may not import the package ${spec}`)
+      } else if (layer === 'projections' && driverPackages.test(spec) && spec !== 'kysely') {
+        problems.push(`${where}: projections/ may not import the driver ${spec}; use a port`)
+      }
+    }
+    if (layer === 'domain' && /Date\.now\(|new Date\(\)|Math\.random\(|randomUUID\(/.test(source)) {
+      problems.push(`${relative(root, file)}: domain/ must not read the clock or a random source`)
+    }
+  }
+}
+
+function* walk(dir) {
+  let entries
+  try {
+    entries = readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of entries) {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) yield* walk(path)
+    else yield path
+  }
+}
+
+if (problems.length > 0) {
+  console.error(`Layer boundaries broken (see ARCHITECTURE.md):\n  ${problems.join('\n  ')}`)
+  process.exit(1)
+}
+console.log('layer boundaries: ok')

@@ -1,0 +1,20 @@
+/**
+ * Tests that need a real server (PostgreSQL, Kafka) run against it when it is there. On a developer
+ * laptop a missing server skips those tests with a message saying why; in CI
+ * (SLUICE_REQUIRE_SERVICES=1) a missing server fails them, so CI can never pass by skipping.
+ */
+export const servicesRequired = process.env.SLUICE_REQUIRE_SERVICES === '1'
+
+export class ServiceUnavailableError extends Error {
+  override readonly name = 'ServiceUnavailableError'
+}
+
+/** Returns whether to run; throws in CI when the service is missing. */
+export function serviceAvailable(service: string, available: boolean, why: string): boolean {
+  if (available) return true
+  const message = `${service} is not reachable (${why}); its tests are skipped. Set SLUICE_REQUIRE_SERVICES=1 to make this a failure.`
+  if (servicesRequired)
+    throw new ServiceUnavailableError(message.replace('its tests are skipped', 'required in CI'))
+  console.warn(message)
+  return false
+}
