@@ -153,7 +153,7 @@ describe('production mode under failure', async () => {
         )
         return body.results.length >= 20 ? body.results : undefined
       },
-      90_000,
+      150_000,
       'the accepted events',
       outputs,
     )
@@ -162,5 +162,5 @@ describe('production mode under failure', async () => {
       ...Array(10).keys(),
       ...Array.from({ length: 10 }, (_, i) => 20 + i),
     ])
-  })
+  }, 420_000)
 })

@@ -31,6 +31,8 @@ export interface KafkaLogOptions {
   prefix?: string
 }
 
+const kafkaRetry = { retries: 5, initialRetryTime: 200, maxRetryTime: 3000 }
+
 interface PendingAppend {
   topic: string
   records: LogRecord[]
@@ -52,7 +54,7 @@ export function createKafkaLog(options: KafkaLogOptions): Log {
     brokers: options.brokers,
     connectionTimeout: 3000,
     requestTimeout: 10_000,
-    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3000 },
+    retry: kafkaRetry,
     logLevel: logLevel.WARN,
     logCreator: () => (entry) => {
       const context = { ...entry.log, namespace: entry.namespace }
@@ -207,6 +209,9 @@ export function createKafkaLog(options: KafkaLogOptions): Log {
   }
 }
 
+/** Longer than a join may block during a rebalance (the rebalance timeout), so only a hung member trips it. */
+const memberStallMs = 45_000
+
 /**
  * A consumer-group member. Each fetched batch is handed over in slices of `maxBatchSize`; a slice
  * whose handler fails is retried (heartbeating) until it succeeds or the partition is taken away,
@@ -224,14 +229,24 @@ function runConsumer(
   let resolveDone: () => void = () => {}
   const done = new Promise<void>((resolve) => (resolveDone = resolve))
 
-  // kafkajs gives up on a consumer after its own retries (a broker away for longer than they
-  // last); a member of a long-running service keeps rejoining instead, with a growing pause.
+  // Every failure of a member — kafkajs giving up after its own retries, a start offset that
+  // cannot be read, or a member that has stopped showing any sign of life (kafkajs can hang after
+  // a broker restart) — is handled the same way: the member is dropped and a fresh one joins,
+  // with a growing pause, for as long as the service runs.
   const join = (attempt: number) => {
     if (stopped) return
     let failed = false
+    let lastSignOfLife = performance.now()
+    const watchdog = setInterval(() => {
+      if (stopped) clearInterval(watchdog)
+      else if (performance.now() - lastSignOfLife > memberStallMs)
+        rejoin(new Error(`the consumer showed no sign of life for ${memberStallMs} ms`))
+    }, 5000)
+    watchdog.unref()
     const rejoin = (error: unknown) => {
       if (failed || stopped) return
       failed = true
+      clearInterval(watchdog)
       const delay = Math.min(500 * 2 ** attempt, 15_000)
       logger?.warn(
         { err: error, group: options.groupId, retryInMs: delay },
@@ -242,12 +257,19 @@ function runConsumer(
     }
     const consumer = createMember(kafka, options, prefix, rejoin)
     current = consumer
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) rejoin(payload.error)
-    })
+    consumer.on(consumer.events.CRASH, ({ payload }) => rejoin(payload.error))
     consumer.on(consumer.events.GROUP_JOIN, () => {
       attempt = 0
     })
+    for (const event of [
+      consumer.events.GROUP_JOIN,
+      consumer.events.FETCH_START,
+      consumer.events.HEARTBEAT,
+      consumer.events.START_BATCH_PROCESS,
+    ])
+      consumer.on(event, () => {
+        lastSignOfLife = performance.now()
+      })
     start(consumer, options, prefix, logger).catch(rejoin)
   }
   join(0)
@@ -274,7 +296,10 @@ function createMember(
     groupId: `${prefix}${options.groupId}`,
     allowAutoTopicCreation: false,
     sessionTimeout: 15_000,
+    rebalanceTimeout: 30_000,
     heartbeatInterval: 1500,
+    // a crashed member is replaced by runConsumer, never restarted in place by kafkajs
+    retry: { ...kafkaRetry, restartOnFailure: async () => false },
   })
   consumer.on(consumer.events.GROUP_JOIN, async ({ payload }) => {
     if (!options.startOffset) return
