@@ -66,7 +66,7 @@ export async function ingestBench(): Promise<void> {
         apiToken: token,
         personalApiKey: `phx_${token}`,
       })
-      const handle = createIngestBatchHandler({
+      const handler = createIngestBatchHandler({
         identities: postgresIdentityStore(db),
         tokens: createTokenCache(postgresProjectStore(db)),
         log,
@@ -85,8 +85,9 @@ export async function ingestBench(): Promise<void> {
             key: `${c.token}:${c.distinct_id}`,
             value: JSON.stringify(c),
           }))
-          await handle({ topic: Topics.commands, partition: 0, messages })
+          await handler.apply({ topic: Topics.commands, partition: 0, messages })
         }
+        await handler.drain()
       }
       process.stdout.write(`${target.name}: creating ${existingUsers} users… `)
       const users = Array.from({ length: existingUsers }, (_, i) =>

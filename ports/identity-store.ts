@@ -72,6 +72,7 @@ export interface IdentityTransaction {
     nextOffset: number,
   ): Promise<void>
   addToOutbox(records: OutboxRecord[]): Promise<string>
+  deleteOutbox(ids: readonly string[]): Promise<void>
 }
 
 export interface IdentityStore {
@@ -79,7 +80,7 @@ export interface IdentityStore {
   transaction<T>(work: (tx: IdentityTransaction) => Promise<T>): Promise<T>
   consumedOffset(groupId: string, topic: string, partition: number): Promise<number | undefined>
   pendingOutbox(limit: number): Promise<OutboxEntry[]>
-  deleteOutbox(id: string): Promise<void>
+  deleteOutbox(ids: readonly string[]): Promise<void>
   /** The ranges of the command log in the order they were applied (for a replay to follow). */
   appliedBatches(groupId: string): Promise<AppliedBatch[]>
   /** Empties the projection (persons, ids, groups, merges, offsets, outbox) for a replay. */

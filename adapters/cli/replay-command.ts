@@ -56,7 +56,7 @@ export async function runReplay(config: SluiceConfig, options: ReplayOptions): P
     const applied = options.projections.has('postgres') ? await identities.appliedBatches(ingestGroupId) : []
     if (options.projections.has('postgres')) {
       await identities.reset()
-      const handle = createIngestBatchHandler({
+      const handler = createIngestBatchHandler({
         identities,
         tokens: createTokenCache(postgresProjectStore(db)),
         log,
@@ -78,12 +78,13 @@ export async function runReplay(config: SluiceConfig, options: ReplayOptions): P
             Math.min(1000, nextOffset - offset),
           )
           if (messages.length === 0) break
-          const result = await handle({ topic: Topics.commands, partition, messages })
+          const result = await handler.apply({ topic: Topics.commands, partition, messages })
           totals = addBatchResults(totals, result)
           offset = messages.at(-1)!.offset + 1
           bar.increment(messages.length)
         }
       }
+      await handler.drain()
       bar.stop()
     }
     const projected = clickhouse ? await projectUntilCaughtUp(log, clickhouse) : 0

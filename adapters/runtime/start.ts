@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { createIngestBatchHandler, flushOutbox } from '../../commands/ingest/ingest-batch.ts'
+import { flushOutbox } from '../../commands/ingest/fact-publisher.ts'
+import { createIngestBatchHandler } from '../../commands/ingest/ingest-batch.ts'
 import { createCommandIntake } from '../../commands/intake/accept-commands.ts'
 import { createTokenCache } from '../../commands/projects/token-cache.ts'
 import type { ClickHouse } from '../../ports/clickhouse.ts'
@@ -73,7 +74,7 @@ export async function startSluice(
     let ingest: Subscription | null = null
     if (roles.has('ingest')) {
       await flushOutbox({ log, identities })
-      const handle = createIngestBatchHandler({
+      const handler = createIngestBatchHandler({
         identities,
         tokens,
         log,
@@ -88,11 +89,14 @@ export async function startSluice(
         maxBatchSize: 1000,
         startOffset: (topic, partition) => identities.consumedOffset(ingestGroupId, topic, partition),
         eachBatch: async (batch) => {
-          await handle(batch)
+          await handler.apply(batch)
         },
       })
       const subscription = ingest
-      closers.push(() => subscription.stop())
+      closers.push(async () => {
+        await subscription.stop()
+        await handler.drain()
+      })
       watch(subscription.done, 'ingest', failures, logger)
     }
 

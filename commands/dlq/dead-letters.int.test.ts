@@ -35,7 +35,7 @@ describe('the dead letter queue: list and replay (PGlite + embedded log)', () =>
 
   // a fresh token cache each time, as a restarted ingest process has
   const ingestFrom = async (offset: number) => {
-    const handle = createIngestBatchHandler({
+    const handler = createIngestBatchHandler({
       identities: postgresIdentityStore(db),
       tokens: createTokenCache(postgresProjectStore(db)),
       log,
@@ -43,11 +43,13 @@ describe('the dead letter queue: list and replay (PGlite + embedded log)', () =>
       logger: quiet,
       now: () => new Date('2026-11-25T00:00:00.000Z'),
     })
-    return handle({
+    const result = await handler.apply({
       topic: Topics.commands,
       partition: 0,
       messages: await log.read(Topics.commands, 0, offset, 100),
     })
+    await handler.drain()
+    return result
   }
   const command: CaptureCommand = {
     uuid: '0190f0a0-0000-7000-8000-000000000001',

@@ -13,7 +13,8 @@ import type { RawEvent } from '../../schema/command.ts'
 import { Topics } from '../../schema/topics.ts'
 import { buildCaptureCommands } from '../capture/build-commands.ts'
 import { createTokenCache } from '../projects/token-cache.ts'
-import { createIngestBatchHandler, flushOutbox } from './ingest-batch.ts'
+import { flushOutbox } from './fact-publisher.ts'
+import { createIngestBatchHandler } from './ingest-batch.ts'
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} }
 let uuidCounter = 0
@@ -53,6 +54,14 @@ describe('ingesting a batch of commands (PGlite + embedded log)', () => {
       now: () => new Date('2026-11-25T00:00:00.000Z'),
     })
 
+  /** Applies a batch as a fresh process would, and waits for its facts to be published. */
+  const ingest = async (batch: LogBatch) => {
+    const h = handler()
+    const result = await h.apply(batch)
+    await h.drain()
+    return result
+  }
+
   async function appendEvents(events: RawEvent[], withToken = token): Promise<LogBatch> {
     const { commands } = buildCaptureCommands(
       { events, batchToken: withToken, sentAt: null, historicalMigration: false, allDiscarded: false },
@@ -81,7 +90,7 @@ describe('ingesting a batch of commands (PGlite + embedded log)', () => {
         properties: { $anon_distinct_id: 'anon-1', $set: { email: 'a@b.c' } },
       },
     ])
-    expect(await handler()(batch)).toEqual({ ingested: 2, dropped: 0, deadLettered: 0, alreadyApplied: 0 })
+    expect(await ingest(batch)).toEqual({ ingested: 2, dropped: 0, deadLettered: 0, alreadyApplied: 0 })
     const ids = await db
       .selectFrom('person_distinct_ids')
       .select(['distinct_id', 'person_uuid'])
@@ -110,7 +119,7 @@ describe('ingesting a batch of commands (PGlite + embedded log)', () => {
         properties: { $group_type: `t${nul}`, $group_key: `g${nul}`, $group_set: { name: `n${nul}` } },
       },
     ])
-    expect(await handler()(batch)).toMatchObject({ ingested: 2, deadLettered: 0 })
+    expect(await ingest(batch)).toMatchObject({ ingested: 2, deadLettered: 0 })
     const person = await db
       .selectFrom('person_distinct_ids')
       .innerJoin('persons', 'persons.uuid', 'person_distinct_ids.person_uuid')
@@ -134,7 +143,7 @@ describe('ingesting a batch of commands (PGlite + embedded log)', () => {
       { event: 'viewed', distinct_id: 'refused', properties: { $set: { bad: '\ud800' } } },
       { event: 'viewed', distinct_id: 'fine-2', properties: { $set: { ok: 2 } } },
     ])
-    expect(await handler()(batch)).toEqual({ ingested: 2, dropped: 0, deadLettered: 1, alreadyApplied: 0 })
+    expect(await ingest(batch)).toEqual({ ingested: 2, dropped: 0, deadLettered: 1, alreadyApplied: 0 })
     const ids = await db
       .selectFrom('person_distinct_ids')
       .select('distinct_id')
@@ -149,21 +158,21 @@ describe('ingesting a batch of commands (PGlite + embedded log)', () => {
       reason: expect.stringContaining('the database refused the data (SQLSTATE 22'),
     })
     // the whole batch counts as consumed
-    expect(await handler()(batch)).toEqual({ ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 3 })
+    expect(await ingest(batch)).toEqual({ ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 3 })
   })
 
   it('recognises a redelivered batch and applies nothing twice', async () => {
     const batch = await appendEvents([
       { event: 'viewed', distinct_id: 'user-2', properties: { $set: { n: 1 } } },
     ])
-    await handler()(batch)
+    await ingest(batch)
     const events = await topicSize(Topics.events)
     const person = await db
       .selectFrom('persons')
       .select(['uuid', 'version'])
       .where(sql<boolean>`properties @> '{"n":1}'`)
       .executeTakeFirstOrThrow()
-    expect(await handler()(batch)).toEqual({ ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 1 })
+    expect(await ingest(batch)).toEqual({ ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 1 })
     expect(await topicSize(Topics.events)).toBe(events)
     expect(
       (
@@ -179,7 +188,7 @@ describe('ingesting a batch of commands (PGlite + embedded log)', () => {
   it('sends what it cannot resolve to the dead letter queue, with the reason and the original record', async () => {
     const lettersBefore = await topicSize(Topics.deadLetters)
     const batch = await appendEvents([{ event: 'viewed', distinct_id: 'x' }], 'phc_unknown_project')
-    expect(await handler()(batch)).toMatchObject({ ingested: 0, deadLettered: 1 })
+    expect(await ingest(batch)).toMatchObject({ ingested: 0, deadLettered: 1 })
     const [letter] = await log.read(Topics.deadLetters, 0, lettersBefore, 10)
     const parsed = JSON.parse(letter!.value)
     expect(parsed).toMatchObject({
@@ -201,14 +210,37 @@ describe('ingesting a batch of commands (PGlite + embedded log)', () => {
         return log.append(topic, records)
       },
     }
-    await expect(handler(failingLog)(batch)).rejects.toThrow('crash before publishing')
+    const crashing = handler(failingLog)
+    await crashing.apply(batch)
+    await expect(crashing.drain()).rejects.toThrow('crash before publishing')
     // committed: the person exists, the offset moved, the facts wait in the outbox
     expect(await db.selectFrom('fact_outbox').select('id').execute()).toHaveLength(1)
     expect(await topicSize(Topics.events)).toBe(events)
     // the restarted process publishes them, and the redelivered batch is not applied again
     expect(await flushOutbox({ log, identities: postgresIdentityStore(db) })).toBe(1)
     expect(await topicSize(Topics.events)).toBe(events + 1)
-    expect(await handler()(batch)).toMatchObject({ alreadyApplied: 1, ingested: 0 })
+    expect(await ingest(batch)).toMatchObject({ alreadyApplied: 1, ingested: 0 })
     expect(await topicSize(Topics.events)).toBe(events + 1)
+  })
+
+  it('publishes facts whose publishing failed before the next batch, in commit order', async () => {
+    const first = await appendEvents([{ event: 'first', distinct_id: 'user-4' }])
+    const second = await appendEvents([{ event: 'second', distinct_id: 'user-4' }])
+    const eventsBefore = await topicSize(Topics.events)
+    let failures = 1
+    const flakyLog: Log = {
+      ...log,
+      append: async (topic, records) => {
+        if (topic === Topics.events && failures-- > 0) throw new Error('log briefly away')
+        return log.append(topic, records)
+      },
+    }
+    const h = handler(flakyLog)
+    await h.apply(first)
+    await h.apply(second)
+    await h.drain()
+    const published = await log.read(Topics.events, 0, eventsBefore, 10)
+    expect(published.map((m) => JSON.parse(m.value).event)).toEqual(['first', 'second'])
+    expect(await db.selectFrom('fact_outbox').select('id').execute()).toEqual([])
   })
 })

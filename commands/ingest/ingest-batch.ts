@@ -7,6 +7,7 @@ import {
   IdentityDataRefusedError,
   type IdentityReferences,
   type IdentityStore,
+  type IdentityTransaction,
   type OutboxRecord,
 } from '../../ports/identity-store.ts'
 import type { Log, LogBatch, LogMessage } from '../../ports/log.ts'
@@ -15,6 +16,7 @@ import { CaptureCommand } from '../../schema/command.ts'
 import { deadLetterRecord } from '../../schema/dead-letter.ts'
 import type { Fact } from '../../schema/facts.ts'
 import type { TokenCache } from '../projects/token-cache.ts'
+import { createFactPublisher, type FactPublisher } from './fact-publisher.ts'
 import { factRecords } from './fact-records.ts'
 import { identityStateFrom } from './identity-state.ts'
 
@@ -46,14 +48,23 @@ interface Accepted {
   anonymizeIps: boolean
 }
 
+export interface IngestBatchHandler {
+  /** Applies one batch of one command-log partition; its facts are published in the background. */
+  apply(batch: LogBatch): Promise<BatchResult>
+  /** Waits until the facts of every applied batch are on the fact topics. */
+  drain(): Promise<void>
+}
+
 /**
  * Ingests one batch of one command-log partition: parse → resolve the project → (one Postgres
  * transaction: skip what was already applied, lock and load the identities the batch touches,
  * decide every event in order, write the facts, the consumed offset and the outbox) → publish the
- * outbox to the fact topics. Anything that cannot be processed goes to the dead letter queue.
+ * outbox to the fact topics while the next batch is applied. Anything that cannot be processed
+ * goes to the dead letter queue.
  */
-export function createIngestBatchHandler(deps: IngestDeps): (batch: LogBatch) => Promise<BatchResult> {
-  const ingest = ingestBatch(deps)
+export function createIngestBatchHandler(deps: IngestDeps): IngestBatchHandler {
+  const publisher = createFactPublisher(deps)
+  const ingest = ingestBatch(deps, publisher)
   // A batch the database refuses is split until the event it refuses stands alone; that one goes
   // to the dead letter queue, so one bad event never stalls its partition. The halves run in
   // order, and each records its own range, so a replay meets them the same way.
@@ -62,13 +73,13 @@ export function createIngestBatchHandler(deps: IngestDeps): (batch: LogBatch) =>
       return await ingest(batch)
     } catch (error) {
       if (!(error instanceof IdentityDataRefusedError)) throw error
-      if (batch.messages.length === 1) return deadLetterRefused(deps, batch, error)
+      if (batch.messages.length === 1) return deadLetterRefused(deps, publisher, batch, error)
       const half = Math.ceil(batch.messages.length / 2)
       const first = await isolating({ ...batch, messages: batch.messages.slice(0, half) })
       return addBatchResults(first, await isolating({ ...batch, messages: batch.messages.slice(half) }))
     }
   }
-  return isolating
+  return { apply: isolating, drain: () => publisher.drain() }
 }
 
 export function addBatchResults(a: BatchResult, b: BatchResult): BatchResult {
@@ -83,6 +94,7 @@ export function addBatchResults(a: BatchResult, b: BatchResult): BatchResult {
 /** Records the lone event the database refused as consumed, with its dead letter, in one transaction. */
 async function deadLetterRefused(
   deps: IngestDeps,
+  publisher: FactPublisher,
   batch: LogBatch,
   error: IdentityDataRefusedError,
 ): Promise<BatchResult> {
@@ -91,7 +103,7 @@ async function deadLetterRefused(
     { err: error, topic: batch.topic, partition: batch.partition, offset: message.offset },
     'the database refused an event; it goes to the dead letter queue',
   )
-  const outcome = await deps.identities.transaction(async (tx) => {
+  const outcome = await publishedTransaction(deps, publisher, async (tx) => {
     const consumed = (await tx.consumedOffset(deps.groupId, batch.topic, batch.partition)) ?? 0
     if (message.offset < consumed) return null
     await tx.commitOffset(deps.groupId, batch.topic, batch.partition, message.offset, message.offset + 1)
@@ -99,13 +111,35 @@ async function deadLetterRefused(
     return { outboxId: await tx.addToOutbox(records), records }
   })
   if (outcome === null) return { ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 1 }
-  await publishOutbox(deps, outcome.outboxId, outcome.records)
+  await publisher.publish(outcome.outboxId, outcome.records)
   const result = { ingested: 0, dropped: 0, deadLettered: 1, alreadyApplied: 0 }
   deps.metrics?.observeBatch(result, 0)
   return result
 }
 
-function ingestBatch(deps: IngestDeps): (batch: LogBatch) => Promise<BatchResult> {
+/**
+ * Runs the work in one identity transaction that also deletes the outbox entries published since
+ * the last one, after a failed publish has been made good.
+ */
+async function publishedTransaction<T>(
+  deps: IngestDeps,
+  publisher: FactPublisher,
+  work: (tx: IdentityTransaction) => Promise<T>,
+): Promise<T> {
+  await publisher.recover()
+  const published = publisher.takePublished()
+  try {
+    return await deps.identities.transaction(async (tx) => {
+      await tx.deleteOutbox(published)
+      return work(tx)
+    })
+  } catch (error) {
+    publisher.restore(published)
+    throw error
+  }
+}
+
+function ingestBatch(deps: IngestDeps, publisher: FactPublisher): (batch: LogBatch) => Promise<BatchResult> {
   return async (batch) => {
     const started = performance.now()
     const deadLetters: OutboxRecord[] = []
@@ -134,7 +168,7 @@ function ingestBatch(deps: IngestDeps): (batch: LogBatch) => Promise<BatchResult
     const lastOffset = batch.messages.at(-1)?.offset
     if (lastOffset === undefined) return { ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 0 }
 
-    const outcome = await deps.identities.transaction(async (tx) => {
+    const outcome = await publishedTransaction(deps, publisher, async (tx) => {
       const consumed = (await tx.consumedOffset(deps.groupId, batch.topic, batch.partition)) ?? 0
       const fresh = accepted.filter((a) => a.message.offset >= consumed)
       const freshDeadLetters = deadLetters.filter((record) => dlqOffset(record) >= consumed)
@@ -169,7 +203,7 @@ function ingestBatch(deps: IngestDeps): (batch: LogBatch) => Promise<BatchResult
         },
       }
     })
-    if (outcome.outboxId !== null) await publishOutbox(deps, outcome.outboxId, outcome.records)
+    if (outcome.outboxId !== null) await publisher.publish(outcome.outboxId, outcome.records)
     deps.metrics?.observeBatch(outcome.result, (performance.now() - started) / 1000)
     return outcome.result
   }
@@ -209,40 +243,4 @@ function referencesOf(items: readonly Accepted[]): IdentityReferences {
 
 function dlqOffset(record: OutboxRecord): number {
   return (JSON.parse(record.value) as { offset: number }).offset
-}
-
-/** Appends an outbox entry to its topics, then removes it; a crash in between only re-publishes. */
-export async function publishOutbox(
-  deps: Pick<IngestDeps, 'log' | 'identities'>,
-  outboxId: string,
-  records: readonly OutboxRecord[],
-): Promise<void> {
-  const byTopic = new Map<string, OutboxRecord[]>()
-  for (const record of records) {
-    const list = byTopic.get(record.topic)
-    if (list) list.push(record)
-    else byTopic.set(record.topic, [record])
-  }
-  await Promise.all(
-    [...byTopic].map(([topic, list]) =>
-      deps.log.append(
-        topic,
-        list.map(({ key, value }) => ({ key, value })),
-      ),
-    ),
-  )
-  await deps.identities.deleteOutbox(outboxId)
-}
-
-/** Publishes what a crashed process committed but did not publish. */
-export async function flushOutbox(deps: Pick<IngestDeps, 'log' | 'identities'>): Promise<number> {
-  let published = 0
-  for (;;) {
-    const pending = await deps.identities.pendingOutbox(100)
-    if (pending.length === 0) return published
-    for (const entry of pending) {
-      await publishOutbox(deps, entry.id, entry.records)
-      published++
-    }
-  }
 }

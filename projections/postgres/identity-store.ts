@@ -57,9 +57,7 @@ export function postgresIdentityStore(db: Kysely<PostgresTables>): IdentityStore
         .execute()
       return rows.map((row) => ({ id: String(row.id), records: decodeOutbox(row.records) }))
     },
-    async deleteOutbox(id) {
-      await db.deleteFrom('fact_outbox').where('id', '=', Number(id)).execute()
-    },
+    deleteOutbox: (ids) => deleteOutbox(db, ids),
     async appliedBatches(groupId) {
       const rows = await db
         .selectFrom('ingest_batches')
@@ -99,6 +97,11 @@ async function consumedOffset(db: Kysely<PostgresTables>, groupId: string, topic
     .where('partition', '=', partition)
     .executeTakeFirst()
   return row === undefined ? undefined : Number(row.next_offset)
+}
+
+async function deleteOutbox(db: Kysely<PostgresTables>, ids: readonly string[]) {
+  if (ids.length === 0) return
+  await db.deleteFrom('fact_outbox').where('id', 'in', ids.map(Number)).execute()
 }
 
 /**
@@ -145,6 +148,7 @@ function identityTransaction(tx: Tx): IdentityTransaction {
         VALUES (${groupId}, ${topic}, ${partition}, ${nextOffset})
         ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = excluded.next_offset`.execute(tx)
     },
+    deleteOutbox: (ids) => deleteOutbox(tx, ids),
     async addToOutbox(records) {
       const row = await tx
         .insertInto('fact_outbox')

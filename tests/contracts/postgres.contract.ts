@@ -212,7 +212,13 @@ export function postgresContract(
       expect(pending.map((p) => p.records)).toEqual([
         [{ topic: 'clickhouse_person', key: uuid, value: '{"a":1}' }],
       ])
-      await store.deleteOutbox(pending[0]!.id)
+      await store.transaction(async (tx) => {
+        await tx.deleteOutbox([pending[0]!.id])
+        await tx.addToOutbox([{ topic: 'clickhouse_person', key: uuid, value: '{"a":2}' }])
+      })
+      const [next] = await store.pendingOutbox(10)
+      expect(next?.records[0]?.value).toBe('{"a":2}')
+      await store.deleteOutbox([next!.id])
       expect(await store.pendingOutbox(10)).toEqual([])
     })
 

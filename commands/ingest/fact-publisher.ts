@@ -1,0 +1,113 @@
+import type { IdentityStore, OutboxRecord } from '../../ports/identity-store.ts'
+import type { Log } from '../../ports/log.ts'
+import type { Logger } from '../../ports/logger.ts'
+
+type PublishDeps = { log: Log; identities: IdentityStore }
+
+/**
+ * Publishes committed outbox entries to the fact topics in the background, in commit order, so
+ * that appending a batch's facts overlaps with applying the next batch. Published entries are
+ * deleted by the next batch's transaction (`takePublished`), which saves a commit per batch.
+ *
+ * Nothing is lost when a publish fails or the process dies: the entry stays in the outbox, and
+ * `flushOutbox` publishes it again (facts are idempotent: events by uuid, rows by version).
+ */
+export interface FactPublisher {
+  /** Queues a committed entry; resolves once the entry queued before it is published, which bounds the queue. */
+  publish(outboxId: string, records: readonly OutboxRecord[]): Promise<void>
+  /** Re-publishes everything still in the outbox if a publish failed; throws while that fails. */
+  recover(): Promise<void>
+  /** Outbox ids that are published and may be deleted; `restore` gives them back if that transaction fails. */
+  takePublished(): string[]
+  restore(ids: readonly string[]): void
+  /** Waits for every queued entry, recovers from a failed publish, and deletes what was published. */
+  drain(): Promise<void>
+}
+
+export function createFactPublisher(deps: PublishDeps & { logger: Logger }): FactPublisher {
+  let tail: Promise<void> = Promise.resolve()
+  let failed = false
+  let recovering: Promise<void> | null = null
+  let published: string[] = []
+
+  // one recovery at a time, however many partitions ask for it
+  const recover = () => {
+    if (!failed) return Promise.resolve()
+    recovering ??= (async () => {
+      await tail
+      await flushOutbox(deps)
+      failed = false
+    })().finally(() => {
+      recovering = null
+    })
+    return recovering
+  }
+
+  return {
+    publish(outboxId, records) {
+      const previous = tail
+      tail = previous.then(async () => {
+        // after a failure, later entries wait in the outbox so that recovery publishes them in order
+        if (failed) return
+        try {
+          await appendRecords(deps.log, records)
+          published.push(outboxId)
+        } catch (error) {
+          failed = true
+          deps.logger.warn(
+            { err: error, outboxId },
+            'publishing facts failed: they wait in the outbox and go out before the next batch',
+          )
+        }
+      })
+      return previous
+    },
+    recover,
+    takePublished() {
+      const ids = published
+      published = []
+      return ids
+    },
+    restore(ids) {
+      published.unshift(...ids)
+    },
+    async drain() {
+      await tail
+      await recover()
+      const ids = published
+      published = []
+      await deps.identities.deleteOutbox(ids)
+    },
+  }
+}
+
+async function appendRecords(log: Log, records: readonly OutboxRecord[]): Promise<void> {
+  const byTopic = new Map<string, OutboxRecord[]>()
+  for (const record of records) {
+    const list = byTopic.get(record.topic)
+    if (list) list.push(record)
+    else byTopic.set(record.topic, [record])
+  }
+  await Promise.all(
+    [...byTopic].map(([topic, list]) =>
+      log.append(
+        topic,
+        list.map(({ key, value }) => ({ key, value })),
+      ),
+    ),
+  )
+}
+
+/** Publishes, in commit order, what was committed but not published (by a crashed process, or a failed publish). */
+export async function flushOutbox(deps: PublishDeps): Promise<number> {
+  let published = 0
+  for (;;) {
+    const pending = await deps.identities.pendingOutbox(100)
+    if (pending.length === 0) return published
+    for (const entry of pending) {
+      await appendRecords(deps.log, entry.records)
+      await deps.identities.deleteOutbox([entry.id])
+      published++
+    }
+  }
+}
