@@ -12,6 +12,10 @@ export interface StoredPerson {
   properties: Record<string, unknown>
   isIdentified: boolean
   version: number
+  /**
+   * Every distinct id of a person a merge may absorb (one that a `mayMerge` reference names);
+   * of any other person, the referenced ones — which is all the domain reads of it.
+   */
   distinctIds: { distinctId: string; version: number }[]
 }
 
@@ -25,8 +29,8 @@ export interface StoredGroup {
 }
 
 export interface IdentityReferences {
-  /** Distinct ids per team. */
-  distinctIds: { teamId: number; distinctId: string }[]
+  /** Distinct ids per team; `mayMerge` when an event names it in a merge. */
+  distinctIds: { teamId: number; distinctId: string; mayMerge?: boolean }[]
   /** Teams whose group type mapping is needed (all types of a team are loaded). */
   groupTypeTeams: number[]
   groups: { teamId: number; groupType: string; groupKey: string }[]
@@ -60,7 +64,7 @@ export interface OutboxRecord {
 export interface IdentityTransaction {
   /** Next offset to consume for a partition, as committed with the projection. */
   consumedOffset(groupId: string, topic: string, partition: number): Promise<number | undefined>
-  /** Loads and row-locks (in a fixed order) everything the references name. */
+  /** Loads and row-locks (persons, then groups, each in a fixed order) everything the references name. */
   load(references: IdentityReferences): Promise<LoadedIdentities>
   applyFacts(facts: readonly Fact[]): Promise<void>
   /** Records that [firstOffset, nextOffset) of a partition was applied, after every batch before it. */

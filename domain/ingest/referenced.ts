@@ -2,6 +2,8 @@ import type { PipelineEvent } from './pipeline-event.ts'
 
 export interface ReferencedIdentities {
   distinctIds: string[]
+  /** The event may merge the persons of its distinct ids. */
+  merges: boolean
   groups: { groupType: string; groupKey: string }[]
 }
 
@@ -16,7 +18,7 @@ export function referencedIdentities(event: PipelineEvent): ReferencedIdentities
     if (groupType !== undefined && groupKey !== undefined)
       groups.push({ groupType: String(groupType), groupKey: String(groupKey) })
   }
-  return { distinctIds, groups }
+  return { distinctIds, merges: merged !== undefined, groups }
 }
 
 /** The other distinct id a merge event names, if it is one (POSTHOG_BEHAVIOUR.md §3.3). */

@@ -131,4 +131,66 @@ describe('identity store under concurrent transactions on PostgreSQL', () => {
       .executeTakeFirstOrThrow()
     expect(row).toEqual({ version: workers - 1, properties: { counter: workers } })
   })
+
+  it('runs a transaction again when a merge absorbed the person its distinct id pointed to', async (ctx) => {
+    if (db === null) return ctx.skip()
+    const store: IdentityStore = postgresIdentityStore(db)
+    const [absorbed, kept] = ['00000000-0000-5000-8000-00000000000d', '00000000-0000-5000-8000-00000000000e']
+    await store.transaction((tx) =>
+      tx.applyFacts(
+        [absorbed, kept].flatMap((uuid, i): Fact[] => [
+          {
+            type: 'person_created',
+            teamId: 1,
+            uuid,
+            createdAt: '2026-01-01T00:00:00.000Z',
+            properties: {},
+            isIdentified: false,
+            version: 0,
+          },
+          { type: 'distinct_id_assigned', teamId: 1, distinctId: `merge-${i}`, personUuid: uuid, version: 0 },
+        ]),
+      ),
+    )
+    let mergeLoaded!: () => void
+    const loadedByMerge = new Promise<void>((resolve) => {
+      mergeLoaded = resolve
+    })
+    const merge = store.transaction(async (tx) => {
+      const loaded = await tx.load({
+        distinctIds: ['merge-0', 'merge-1'].map((distinctId) => ({ teamId: 1, distinctId, mayMerge: true })),
+        groupTypeTeams: [],
+        groups: [],
+      })
+      expect(loaded.persons.find((p) => p.uuid === absorbed)?.distinctIds).toEqual([
+        { distinctId: 'merge-0', version: 0 },
+      ])
+      mergeLoaded()
+      await sleep(50)
+      await tx.applyFacts([
+        { type: 'distinct_id_assigned', teamId: 1, distinctId: 'merge-0', personUuid: kept, version: 1 },
+        { type: 'person_deleted', teamId: 1, uuid: absorbed, version: 1 },
+      ])
+    })
+    await loadedByMerge
+    const attempts: string[][] = []
+    const update = store.transaction(async (tx) => {
+      const loaded = await tx.load({
+        distinctIds: [{ teamId: 1, distinctId: 'merge-0' }],
+        groupTypeTeams: [],
+        groups: [],
+      })
+      attempts.push(loaded.persons.map((p) => p.uuid))
+      await tx.applyFacts(loaded.persons.map(bump))
+    })
+    await Promise.all([merge, update])
+    // the first attempt waited for the merge's lock, found the person gone and ran again
+    expect(attempts).toEqual([[kept]])
+    const rows = await db
+      .selectFrom('persons')
+      .select(['uuid', 'properties'])
+      .where('uuid', 'in', [absorbed, kept])
+      .execute()
+    expect(rows).toEqual([{ uuid: kept, properties: { counter: 1 } }])
+  })
 })

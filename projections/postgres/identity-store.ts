@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from 'kysely'
+import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely'
 import {
   IdentityDataRefusedError,
   type IdentityReferences,
@@ -10,7 +10,7 @@ import {
 import type { Fact, PersonSnapshot } from '../../schema/facts.ts'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
 import { groupBy, inChunks, partition } from './collections.ts'
-import { decodeOutbox, encodeOutbox } from './outbox-encoding.ts'
+import { decodeOutbox, deflateOutbox, inflateOutbox } from './outbox-encoding.ts'
 
 type Tx = Transaction<PostgresTables>
 
@@ -29,7 +29,16 @@ export class IdentityStoreConflictError extends Error {
   }
 }
 
-const isRetryable = (error: unknown) => retryableCodes.has(sqlState(error) ?? '')
+/** A person the batch's distinct ids pointed to was absorbed by a merge before we could lock it. */
+class StaleDistinctIdsError extends Error {
+  override readonly name = 'StaleDistinctIdsError'
+  constructor() {
+    super('a person was merged away between reading its distinct ids and locking it')
+  }
+}
+
+const isRetryable = (error: unknown) =>
+  error instanceof StaleDistinctIdsError || retryableCodes.has(sqlState(error) ?? '')
 // Data exceptions and program limits: the same rows fail the same way however often they are tried.
 const refusesData = (error: unknown) => /^(22|54)/.test(sqlState(error) ?? '')
 
@@ -51,11 +60,17 @@ export function postgresIdentityStore(db: Kysely<PostgresTables>): IdentityStore
     async pendingOutbox(limit) {
       const rows = await db
         .selectFrom('fact_outbox')
-        .select(['id', 'records'])
+        .select(['id', 'records', 'records_deflated'])
         .orderBy('id')
         .limit(limit)
         .execute()
-      return rows.map((row) => ({ id: String(row.id), records: decodeOutbox(row.records) }))
+      return rows.map((row) => ({
+        id: String(row.id),
+        records:
+          row.records_deflated !== null
+            ? inflateOutbox(row.records_deflated)
+            : decodeOutbox(row.records ?? ''),
+      }))
     },
     deleteOutbox: (ids) => deleteOutbox(db, ids),
     async appliedBatches(groupId) {
@@ -152,7 +167,7 @@ function identityTransaction(tx: Tx): IdentityTransaction {
     async addToOutbox(records) {
       const row = await tx
         .insertInto('fact_outbox')
-        .values({ records: encodeOutbox(records) })
+        .values({ records_deflated: await deflateOutbox(records) })
         .returning('id')
         .executeTakeFirstOrThrow()
       return String(row.id)
@@ -161,26 +176,41 @@ function identityTransaction(tx: Tx): IdentityTransaction {
 }
 
 /**
- * Locks in a fixed order — distinct id rows sorted by (team, id), then person rows sorted by uuid —
- * so two processes merging the same persons queue behind each other instead of deadlocking.
- * Person distinct ids are read after the person lock, so they include ids another process added.
+ * Only person rows (sorted by uuid) and group rows are locked, each set in a fixed order, so two
+ * processes merging the same persons queue behind each other instead of deadlocking. Distinct id
+ * rows are read without a lock: an id changes person only when a merge absorbs (deletes) its
+ * person under that person's lock, so a person that is gone once we hold the locks means the ids
+ * were read stale, and the batch runs again. An id created meanwhile fails our INSERT the same way.
  */
 async function loadIdentities(tx: Tx, references: IdentityReferences): Promise<LoadedIdentities> {
-  const personUuids = new Set<string>()
+  const assigned: { teamId: number; distinctId: string; personUuid: string; version: number }[] = []
+  const mergeable = new Set<string>()
   const personless: LoadedIdentities['personless'] = []
   const idsByTeam = groupBy(references.distinctIds, (r) => r.teamId)
   for (const teamId of [...idsByTeam.keys()].sort((a, b) => a - b)) {
-    const ids = [...new Set(idsByTeam.get(teamId)!.map((r) => r.distinctId))].sort()
+    const references = idsByTeam.get(teamId)!
+    const merging = new Set(references.filter((r) => r.mayMerge).map((r) => r.distinctId))
+    const ids = [...new Set(references.map((r) => r.distinctId))]
     for (const chunk of inChunks(ids, 5000)) {
-      const rows = await sql<{ person_uuid: string }>`SELECT person_uuid FROM person_distinct_ids
-        WHERE team_id = ${teamId} AND distinct_id = ANY(${chunk}::text[])
-        ORDER BY distinct_id FOR UPDATE`.execute(tx)
-      for (const row of rows.rows) personUuids.add(row.person_uuid)
+      const rows = await jsonRows<[distinctId: string, personUuid: string, version: number]>(
+        tx,
+        sql`SELECT json_build_array(distinct_id, person_uuid, version) AS row FROM person_distinct_ids
+          WHERE team_id = ${teamId} AND distinct_id = ANY(${chunk}::text[])`,
+      )
+      const found = new Set<string>()
+      for (const [distinctId, personUuid, version] of rows) {
+        found.add(distinctId)
+        assigned.push({ teamId, distinctId, personUuid, version })
+        if (merging.has(distinctId)) mergeable.add(personUuid)
+      }
+      // only an id without a person can be one a personless event used
+      const unassigned = chunk.filter((id) => !found.has(id))
+      if (unassigned.length === 0) continue
       const personlessRows = await tx
         .selectFrom('personless_distinct_ids')
         .select(['distinct_id', 'is_merged'])
         .where('team_id', '=', teamId)
-        .where(sql<boolean>`distinct_id = ANY(${chunk}::text[])`)
+        .where(sql<boolean>`distinct_id = ANY(${unassigned}::text[])`)
         .execute()
       for (const row of personlessRows)
         personless.push({ teamId, distinctId: row.distinct_id, isMerged: row.is_merged })
@@ -188,38 +218,44 @@ async function loadIdentities(tx: Tx, references: IdentityReferences): Promise<L
   }
 
   const persons = new Map<string, StoredPerson>()
-  for (const chunk of inChunks([...personUuids].sort(), 5000)) {
-    const rows = await sql<{
-      uuid: string
-      team_id: number
-      created_at: Date
-      properties: Record<string, unknown>
-      is_identified: boolean
-      version: number
-    }>`SELECT uuid, team_id, created_at, properties, is_identified, version FROM persons
-      WHERE uuid = ANY(${chunk}::uuid[]) ORDER BY uuid FOR UPDATE`.execute(tx)
-    for (const row of rows.rows) {
-      persons.set(row.uuid, {
-        teamId: row.team_id,
-        uuid: row.uuid,
-        createdAt: row.created_at.toISOString(),
-        properties: row.properties,
-        isIdentified: row.is_identified,
-        version: Number(row.version),
-        distinctIds: [],
-      })
+  const personUuids = [...new Set(assigned.map((a) => a.personUuid))].sort()
+  for (const chunk of inChunks(personUuids, 5000)) {
+    const rows = await jsonRows<
+      [
+        uuid: string,
+        teamId: number,
+        createdAtMs: number,
+        properties: Record<string, unknown>,
+        isIdentified: boolean,
+        version: number,
+      ]
+    >(
+      tx,
+      sql`SELECT json_build_array(uuid, team_id, floor(extract(epoch FROM created_at) * 1000)::bigint,
+          properties, is_identified, version) AS row
+        FROM (SELECT * FROM persons WHERE uuid = ANY(${chunk}::uuid[]) ORDER BY uuid FOR UPDATE) locked`,
+    )
+    for (const [uuid, teamId, createdAtMs, properties, isIdentified, version] of rows) {
+      const createdAt = new Date(createdAtMs).toISOString()
+      persons.set(uuid, { teamId, uuid, createdAt, properties, isIdentified, version, distinctIds: [] })
     }
-    const idRows = await tx
-      .selectFrom('person_distinct_ids')
-      .select(['person_uuid', 'distinct_id', 'version'])
-      .where(sql<boolean>`person_uuid = ANY(${chunk}::uuid[])`)
-      .orderBy('distinct_id')
-      .execute()
-    for (const row of idRows) {
-      persons
-        .get(row.person_uuid)
-        ?.distinctIds.push({ distinctId: row.distinct_id, version: Number(row.version) })
-    }
+  }
+  if (persons.size < personUuids.length) throw new StaleDistinctIdsError()
+
+  // A person a merge may absorb moves all its ids: read them now that no one else can change them.
+  const complete = [...mergeable].sort()
+  for (const chunk of inChunks(complete, 5000)) {
+    const rows = await jsonRows<[personUuid: string, distinctId: string, version: number]>(
+      tx,
+      sql`SELECT json_build_array(person_uuid, distinct_id, version) AS row FROM person_distinct_ids
+        WHERE person_uuid = ANY(${chunk}::uuid[]) ORDER BY distinct_id`,
+    )
+    for (const [personUuid, distinctId, version] of rows)
+      persons.get(personUuid)?.distinctIds.push({ distinctId, version })
+  }
+  for (const a of assigned) {
+    if (!mergeable.has(a.personUuid))
+      persons.get(a.personUuid)?.distinctIds.push({ distinctId: a.distinctId, version: a.version })
   }
 
   const groupTypeTeams = [...new Set(references.groupTypeTeams)]
@@ -407,16 +443,18 @@ async function applyFacts(tx: Tx, facts: readonly Fact[], loaded: Loaded): Promi
 }
 
 /**
- * Rows go in as one array per column through unnest: a handful of parameters per statement
- * instead of one per value, which is what keeps a 1000-event batch to a few cheap statements.
- * An update never lets an older snapshot overwrite a newer one.
+ * Rows go in as one JSON document per statement (parsed once, as jsonb): a single parameter
+ * instead of one per value, and no array-literal escaping on either side — which is what keeps a
+ * 1000-event batch to a few cheap statements. An update never lets an older snapshot overwrite a
+ * newer one.
  */
 function writePersons(rows: readonly PersonSnapshot[], upsert: boolean) {
+  const document = JSON.stringify(
+    rows.map((p) => [p.uuid, p.teamId, p.createdAt, p.properties, p.isIdentified, p.version]),
+  )
   const insert = sql`INSERT INTO persons (uuid, team_id, created_at, properties, is_identified, version)
-    SELECT * FROM unnest(
-      ${rows.map((p) => p.uuid)}::uuid[], ${rows.map((p) => p.teamId)}::integer[],
-      ${rows.map((p) => p.createdAt)}::timestamptz[], ${rows.map((p) => JSON.stringify(p.properties))}::jsonb[],
-      ${rows.map((p) => p.isIdentified)}::boolean[], ${rows.map((p) => p.version)}::bigint[])`
+    SELECT (r->>0)::uuid, (r->>1)::integer, (r->>2)::timestamptz, r->3, (r->>4)::boolean, (r->>5)::bigint
+    FROM jsonb_array_elements(${document}::jsonb) AS r`
   const query = upsert
     ? sql`${insert} ON CONFLICT (uuid) DO UPDATE SET created_at = excluded.created_at,
         properties = excluded.properties, is_identified = excluded.is_identified, version = excluded.version
@@ -429,13 +467,20 @@ function writeDistinctIds(
   rows: readonly { teamId: number; distinctId: string; personUuid: string; version: number }[],
   upsert: boolean,
 ) {
+  const document = JSON.stringify(rows.map((d) => [d.teamId, d.distinctId, d.personUuid, d.version]))
   const insert = sql`INSERT INTO person_distinct_ids (team_id, distinct_id, person_uuid, version)
-    SELECT * FROM unnest(
-      ${rows.map((d) => d.teamId)}::integer[], ${rows.map((d) => d.distinctId)}::text[],
-      ${rows.map((d) => d.personUuid)}::uuid[], ${rows.map((d) => d.version)}::bigint[])`
+    SELECT (r->>0)::integer, r->>1, (r->>2)::uuid, (r->>3)::bigint
+    FROM jsonb_array_elements(${document}::jsonb) AS r`
   const query = upsert
     ? sql`${insert} ON CONFLICT (team_id, distinct_id) DO UPDATE SET person_uuid = excluded.person_uuid,
         version = excluded.version WHERE person_distinct_ids.version <= excluded.version`
     : insert
   return query
+}
+
+/** Rows of a `SELECT json_build_array(…) AS row` query, sent back as one JSON document. */
+async function jsonRows<Row>(tx: Tx, query: RawBuilder<unknown>): Promise<Row[]> {
+  const { rows } = await sql<{ rows: string }>`SELECT coalesce(json_agg(q.row), '[]')::text AS rows
+    FROM (${query}) q`.execute(tx)
+  return JSON.parse(rows[0]!.rows) as Row[]
 }

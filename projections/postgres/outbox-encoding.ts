@@ -1,4 +1,18 @@
+import { promisify } from 'node:util'
+import { deflateRaw, inflateRawSync } from 'node:zlib'
 import type { OutboxRecord } from '../../ports/identity-store.ts'
+
+const deflate = promisify(deflateRaw)
+
+/** The encoded records, deflated in libuv's thread pool so the event loop keeps working meanwhile. */
+export async function deflateOutbox(records: readonly OutboxRecord[]): Promise<Uint8Array> {
+  // level 1: most of the size for little of the time
+  return deflate(encodeOutbox(records), { level: 1 })
+}
+
+export function inflateOutbox(bytes: Uint8Array): OutboxRecord[] {
+  return decodeOutbox(inflateRawSync(bytes).toString('utf8'))
+}
 
 /**
  * A batch's outbox records as text, one line each: `topic TAB key-as-JSON TAB value`. Values are

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { decodeOutbox, encodeOutbox } from './outbox-encoding.ts'
+import { decodeOutbox, deflateOutbox, encodeOutbox, inflateOutbox } from './outbox-encoding.ts'
 
 describe('outbox encoding', () => {
   it('gives back exactly the records it was given, whatever keys and values hold', () => {
@@ -15,5 +15,16 @@ describe('outbox encoding', () => {
       }),
       { numRuns: 500 },
     )
+  })
+
+  it('deflates and inflates back to the same records', async () => {
+    const records = Array.from({ length: 200 }, (_, i) => ({
+      topic: 'clickhouse_events_json',
+      key: `key-${i}`,
+      value: JSON.stringify({ uuid: `u-${i}`, properties: JSON.stringify({ $set: { n: i, 'é\n': '✓' } }) }),
+    }))
+    const deflated = await deflateOutbox(records)
+    expect(deflated.byteLength).toBeLessThan(encodeOutbox(records).length / 4)
+    expect(inflateOutbox(deflated)).toEqual(records)
   })
 })

@@ -126,4 +126,15 @@ export const postgresMigrations: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'outbox entries stored deflated',
+    statements: [
+      // A batch's facts are most of what ingest writes; deflated (off the main thread) they are a
+      // fraction of the bytes. Entries an older release left as text are still read.
+      'ALTER TABLE fact_outbox ADD COLUMN records_deflated bytea',
+      'ALTER TABLE fact_outbox ALTER COLUMN records DROP NOT NULL',
+      'ALTER TABLE fact_outbox ALTER COLUMN records_deflated SET STORAGE EXTERNAL',
+    ],
+  },
 ]

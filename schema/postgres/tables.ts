@@ -71,7 +71,9 @@ export interface PostgresTables {
   }
   fact_outbox: {
     id: Generated<number>
-    records: string
+    /** Entries written before migration 4. */
+    records: string | null
+    records_deflated: Uint8Array | null
     created_at: ColumnType<Date, never, never>
   }
 }

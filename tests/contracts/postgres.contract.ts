@@ -5,6 +5,7 @@ import {
   IdentityStoreConflictError,
   postgresIdentityStore,
 } from '../../projections/postgres/identity-store.ts'
+import { encodeOutbox } from '../../projections/postgres/outbox-encoding.ts'
 import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
 import type { Fact } from '../../schema/facts.ts'
 
@@ -34,7 +35,7 @@ export function postgresContract(
     test('migrations are recorded and applying them again changes nothing', async () => {
       expect(await migratePostgres(db())).toEqual([])
       const versions = await db().selectFrom('sluice_migrations').select('version').execute()
-      expect(versions.map((v) => v.version)).toEqual([1, 2, 3])
+      expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4])
     })
 
     test('projects are found by token and by personal API key, and keys see only their project', async () => {
@@ -93,9 +94,18 @@ export function postgresContract(
         await tx.applyFacts(merged)
       })
 
-      const loaded = await store.transaction((tx) =>
-        tx.load({ distinctIds: [{ teamId: 7, distinctId: 'anon-2' }], groupTypeTeams: [], groups: [] }),
-      )
+      const load = (mayMerge: boolean) =>
+        store.transaction((tx) =>
+          tx.load({
+            distinctIds: [{ teamId: 7, distinctId: 'anon-2', mayMerge }],
+            groupTypeTeams: [],
+            groups: [],
+          }),
+        )
+      // a person no merge can absorb comes with the ids that were asked for, which is all ingest reads
+      const [plainPerson] = (await load(false)).persons
+      expect(plainPerson?.distinctIds).toEqual([{ distinctId: 'anon-2', version: 1 }])
+      const loaded = await load(true)
       expect(loaded.persons).toHaveLength(1)
       const [loadedPerson] = loaded.persons
       expect(loadedPerson).toMatchObject({
@@ -220,6 +230,14 @@ export function postgresContract(
       expect(next?.records[0]?.value).toBe('{"a":2}')
       await store.deleteOutbox([next!.id])
       expect(await store.pendingOutbox(10)).toEqual([])
+      // an entry an older release wrote as text is still published
+      await db()
+        .insertInto('fact_outbox')
+        .values({ records: encodeOutbox([{ topic: 'clickhouse_person', key: null, value: '{"a":3}' }]) })
+        .execute()
+      const [legacy] = await store.pendingOutbox(10)
+      expect(legacy?.records).toEqual([{ topic: 'clickhouse_person', key: null, value: '{"a":3}' }])
+      await store.deleteOutbox([legacy!.id])
     })
 
     test('reset empties the projection but keeps projects', async () => {
