@@ -12,6 +12,11 @@ import { Topics } from '../../schema/topics.ts'
 
 /** `2026-01-02T03:04:05.678Z` → `2026-01-02 03:04:05.678` (or without ms), as ClickHouse reads it. */
 export function clickHouseTime(iso: string, withMilliseconds = true): string {
+  // the shape toISOString gives, which is nearly every time ingest sees
+  if (iso.length === 24 && iso[10] === 'T' && iso[19] === '.' && iso[23] === 'Z')
+    return withMilliseconds
+      ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}`
+      : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`
   const [date = '', time = ''] = iso.split('T')
   const clock = time.replace(/Z$|[+-]\d\d:?\d\d$/, '')
   const [seconds = '00:00:00', fraction = ''] = clock.split('.')
@@ -21,6 +26,16 @@ export function clickHouseTime(iso: string, withMilliseconds = true): string {
 /** The fact-topic messages (PostHog's shapes) that carry a batch's facts to ClickHouse. */
 export function factRecords(facts: readonly Fact[]): OutboxRecord[] {
   const records: OutboxRecord[] = []
+  // An event's person properties are the very object its person's snapshot holds: encode it once.
+  const encoded = new WeakMap<object, string>()
+  const encode = (properties: Record<string, unknown>) => {
+    let json = encoded.get(properties)
+    if (json === undefined) {
+      json = JSON.stringify(properties)
+      encoded.set(properties, json)
+    }
+    return json
+  }
   for (const fact of facts) {
     switch (fact.type) {
       case 'person_created':
@@ -28,7 +43,7 @@ export function factRecords(facts: readonly Fact[]): OutboxRecord[] {
         const row: PersonRow = {
           id: fact.uuid,
           created_at: clickHouseTime(fact.createdAt),
-          properties: JSON.stringify(fact.properties),
+          properties: encode(fact.properties),
           team_id: fact.teamId,
           is_identified: fact.isIdentified ? 1 : 0,
           is_deleted: 0,
@@ -115,7 +130,7 @@ export function factRecords(facts: readonly Fact[]): OutboxRecord[] {
           created_at: clickHouseTime(e.createdAt),
           captured_at: e.capturedAt === null ? null : clickHouseTime(e.capturedAt),
           person_id: e.personId,
-          person_properties: JSON.stringify(e.personProperties),
+          person_properties: encode(e.personProperties),
           person_created_at: clickHouseTime(e.personCreatedAt),
           person_mode: e.personMode,
           ...(e.historicalMigration ? { historical_migration: true } : {}),

@@ -1,4 +1,4 @@
-import { Value } from '@sinclair/typebox/value'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { evolveIdentity } from '../../domain/identity/evolve.ts'
 import { decideEvent } from '../../domain/ingest/decide-event.ts'
 import { type PipelineEvent, parseCommand } from '../../domain/ingest/pipeline-event.ts'
@@ -209,6 +209,8 @@ function ingestBatch(deps: IngestDeps, publisher: FactPublisher): (batch: LogBat
   }
 }
 
+const captureCommandCheck = TypeCompiler.Compile(CaptureCommand)
+
 function parseMessage(
   message: LogMessage,
 ): { ok: true; event: PipelineEvent } | { ok: false; reason: string } {
@@ -218,8 +220,8 @@ function parseMessage(
   } catch (error) {
     return { ok: false, reason: `command is not JSON: ${(error as Error).message}` }
   }
-  if (!Value.Check(CaptureCommand, json)) {
-    const first = Value.Errors(CaptureCommand, json).First()
+  if (!captureCommandCheck.Check(json)) {
+    const first = captureCommandCheck.Errors(json).First()
     return {
       ok: false,
       reason: `command does not match the capture message schema: ${first?.path} ${first?.message}`,

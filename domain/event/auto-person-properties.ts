@@ -50,6 +50,10 @@ const campaignKeys = [
   'qclid',
   'sccid',
 ]
+// each key with the `$set_once` name of its first value
+const copiedKeys = [...deviceKeys, ...campaignKeys].map(
+  (key) => [key, `$initial_${key.replace(/^\$/, '')}`] as const,
+)
 const skipEvents = new Set(['$snapshot', '$performance_event'])
 const serverSkips = new Set(['$os', '$os_version'])
 
@@ -62,14 +66,14 @@ export function withAutoPersonProperties(
   const isServer = properties.$is_server === true
   const set: Record<string, unknown> = {}
   const setOnce: Record<string, unknown> = {}
-  for (const key of [...deviceKeys, ...campaignKeys]) {
+  for (const [key, initialKey] of copiedKeys) {
     if (isServer && serverSkips.has(key)) continue
     let value = properties[key]
     // `$os_name` only stands in for a missing `$os`.
     if (key === '$os' && value === undefined) value = properties.$os_name
     if (value === undefined) continue
     defineProperty(set, key, value)
-    defineProperty(setOnce, `$initial_${key.replace(/^\$/, '')}`, value)
+    defineProperty(setOnce, initialKey, value)
   }
   if (Object.keys(set).length === 0) return properties
   const explicitSet = isObject(properties.$set) ? properties.$set : {}

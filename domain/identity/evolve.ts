@@ -4,15 +4,18 @@ import { groupStateKey, type IdentityState, identityKey } from './state.ts'
 /** Applies one fact to the batch-local state. The caller owns the state; facts are never changed. */
 export function evolveIdentity(state: IdentityState, fact: Fact): void {
   switch (fact.type) {
-    case 'person_created': {
-      const { type: _type, ...snapshot } = fact
-      state.persons.set(fact.uuid, { ...snapshot, distinctIds: [] })
-      break
-    }
+    case 'person_created':
     case 'person_updated': {
-      const person = state.persons.get(fact.uuid)
-      const { type: _type, ...snapshot } = fact
-      state.persons.set(fact.uuid, { ...snapshot, distinctIds: person?.distinctIds ?? [] })
+      // spelled out rather than spread: this runs for nearly every event
+      state.persons.set(fact.uuid, {
+        teamId: fact.teamId,
+        uuid: fact.uuid,
+        createdAt: fact.createdAt,
+        properties: fact.properties,
+        isIdentified: fact.isIdentified,
+        version: fact.version,
+        distinctIds: fact.type === 'person_updated' ? (state.persons.get(fact.uuid)?.distinctIds ?? []) : [],
+      })
       break
     }
     case 'person_deleted':

@@ -85,13 +85,14 @@ export function decideEvent(state: IdentityState, team: TeamSettings, event: Pip
       facts.push({ type: 'personless_distinct_id_seen', teamId, distinctId: event.distinctId })
     }
   } else {
+    const enriched = { ...event, properties }
     const updates = propertyUpdatesOf(untouchingPersons.has(event.event) ? {} : properties)
-    const decision = decidePersons(state, teamId, { ...event, properties }, updates)
+    const decision = decidePersons(state, teamId, enriched, updates)
     facts.push(...decision.facts)
     person = decision.person
 
     const groups = isObject(properties.$groups) ? properties.$groups : {}
-    const identified = identifiedGroup({ ...event, properties })
+    const identified = identifiedGroup(enriched)
     const types = decideGroupTypes(state, teamId, [
       ...Object.keys(groups),
       ...(identified ? [identified.groupType] : []),
@@ -108,7 +109,7 @@ export function decideEvent(state: IdentityState, team: TeamSettings, event: Pip
         groupKey: identified.groupKey.slice(0, 100),
       })
     }
-    facts.push(...decideGroupIdentify(state, teamId, { ...event, properties }, types.indexes))
+    facts.push(...decideGroupIdentify(state, teamId, enriched, types.indexes))
   }
 
   facts.push({
