@@ -167,7 +167,7 @@ function identityTransaction(tx: Tx): IdentityTransaction {
     async addToOutbox(records) {
       const row = await tx
         .insertInto('fact_outbox')
-        .values({ records_deflated: await deflateOutbox(records) })
+        .values({ records_deflated: sql`decode(${deflateOutbox(records)}, 'base64')` })
         .returning('id')
         .executeTakeFirstOrThrow()
       return String(row.id)

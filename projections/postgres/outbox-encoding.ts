@@ -1,13 +1,12 @@
-import { promisify } from 'node:util'
-import { deflateRaw, inflateRawSync } from 'node:zlib'
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
 import type { OutboxRecord } from '../../ports/identity-store.ts'
 
-const deflate = promisify(deflateRaw)
-
-/** The encoded records, deflated in libuv's thread pool so the event loop keeps working meanwhile. */
-export async function deflateOutbox(records: readonly OutboxRecord[]): Promise<Uint8Array> {
-  // level 1: most of the size for little of the time
-  return deflate(encodeOutbox(records), { level: 1 })
+/**
+ * The encoded records deflated (level 1: most of the size for little of the time), as base64:
+ * drivers pass a text parameter natively, where PGlite would hex-encode a byte array in JavaScript.
+ */
+export function deflateOutbox(records: readonly OutboxRecord[]): string {
+  return deflateRawSync(encodeOutbox(records), { level: 1 }).toString('base64')
 }
 
 export function inflateOutbox(bytes: Uint8Array): OutboxRecord[] {

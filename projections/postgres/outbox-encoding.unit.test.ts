@@ -17,14 +17,14 @@ describe('outbox encoding', () => {
     )
   })
 
-  it('deflates and inflates back to the same records', async () => {
+  it('deflates and inflates back to the same records', () => {
     const records = Array.from({ length: 200 }, (_, i) => ({
       topic: 'clickhouse_events_json',
       key: `key-${i}`,
       value: JSON.stringify({ uuid: `u-${i}`, properties: JSON.stringify({ $set: { n: i, 'é\n': '✓' } }) }),
     }))
-    const deflated = await deflateOutbox(records)
-    expect(deflated.byteLength).toBeLessThan(encodeOutbox(records).length / 4)
-    expect(inflateOutbox(deflated)).toEqual(records)
+    const deflated = deflateOutbox(records)
+    expect(deflated.length).toBeLessThan(encodeOutbox(records).length / 4)
+    expect(inflateOutbox(Buffer.from(deflated, 'base64'))).toEqual(records)
   })
 })
