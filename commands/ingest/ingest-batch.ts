@@ -173,6 +173,7 @@ function ingestBatch(deps: IngestDeps, publisher: FactPublisher): (batch: LogBat
       const fresh = accepted.filter((a) => a.message.offset >= consumed)
       const freshDeadLetters = deadLetters.filter((record) => dlqOffset(record) >= consumed)
       const state = identityStateFrom(await tx.load(referencesOf(fresh)))
+      await yieldToEventLoop()
       const facts: Fact[] = []
       let ingested = 0
       for (const item of fresh) {
@@ -185,12 +186,16 @@ function ingestBatch(deps: IngestDeps, publisher: FactPublisher): (batch: LogBat
         facts.push(...decision.facts)
         if (decision.outcome === 'ingested') ingested++
       }
-      await tx.applyFacts(facts)
+      // A database server writes the projection while the fact records are built here.
+      const applied = tx.applyFacts(facts)
+      applied.catch(() => {}) // awaited below: until then a rejection must not count as unhandled
+      await yieldToEventLoop()
+      const records = [...factRecords(facts), ...freshDeadLetters]
+      await applied
       if (lastOffset + 1 > consumed) {
         const firstOffset = Math.max(consumed, batch.messages[0]!.offset)
         await tx.commitOffset(deps.groupId, batch.topic, batch.partition, firstOffset, lastOffset + 1)
       }
-      const records = [...factRecords(facts), ...freshDeadLetters]
       const outboxId = records.length > 0 ? await tx.addToOutbox(records) : null
       return {
         outboxId,
@@ -208,6 +213,13 @@ function ingestBatch(deps: IngestDeps, publisher: FactPublisher): (batch: LogBat
     return outcome.result
   }
 }
+
+/**
+ * An in-process database (PGlite) answers through microtasks only, so a whole transaction can run
+ * without the event loop turning once; the previous batch's facts, on their way to the log, would
+ * wait for it. A turn between the transaction's steps lets them go out meanwhile.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 const captureCommandCheck = TypeCompiler.Compile(CaptureCommand)
 
