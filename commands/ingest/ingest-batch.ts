@@ -186,17 +186,20 @@ function ingestBatch(deps: IngestDeps, publisher: FactPublisher): (batch: LogBat
         facts.push(...decision.facts)
         if (decision.outcome === 'ingested') ingested++
       }
-      // A database server writes the projection while the fact records are built here.
+      // A database server writes the projection while the fact records are built and encoded here;
+      // the statements queue on the transaction's connection.
       const applied = tx.applyFacts(facts)
       applied.catch(() => {}) // awaited below: until then a rejection must not count as unhandled
       await yieldToEventLoop()
       const records = [...factRecords(facts), ...freshDeadLetters]
+      const outboxAdded = records.length > 0 ? tx.addToOutbox(records) : null
+      outboxAdded?.catch(() => {})
       await applied
       if (lastOffset + 1 > consumed) {
         const firstOffset = Math.max(consumed, batch.messages[0]!.offset)
         await tx.commitOffset(deps.groupId, batch.topic, batch.partition, firstOffset, lastOffset + 1)
       }
-      const outboxId = records.length > 0 ? await tx.addToOutbox(records) : null
+      const outboxId = await outboxAdded
       return {
         outboxId,
         records,

@@ -64,12 +64,16 @@ export function sha1(bytes: Uint8Array): Uint8Array {
   return digest
 }
 
+const utf8 = new TextEncoder()
+
 export function sha1Hex(text: string): string {
-  return toHex(sha1(new TextEncoder().encode(text)))
+  return toHex(sha1(utf8.encode(text)))
 }
+
+const hexOfByte = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
 
 export function toHex(bytes: Uint8Array): string {
   let hex = ''
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, '0')
+  for (const byte of bytes) hex += hexOfByte[byte]
   return hex
 }

@@ -3,15 +3,22 @@ import { sha1, toHex } from './sha1.ts'
 /** PostHog's namespace for person uuids. */
 export const personUuidNamespace = '932979b4-65c3-4424-8467-0b66ec27bc22'
 
+const utf8 = new TextEncoder()
+const namespaceBytesOf = new Map<string, Uint8Array>()
+
 /** RFC 4122 version 5 (SHA-1, name-based) uuid. */
 export function uuidV5(name: string, namespace: string): string {
-  const namespaceBytes = new Uint8Array(
-    namespace
-      .replace(/-/g, '')
-      .match(/../g)!
-      .map((h) => Number.parseInt(h, 16)),
-  )
-  const nameBytes = new TextEncoder().encode(name)
+  let namespaceBytes = namespaceBytesOf.get(namespace)
+  if (namespaceBytes === undefined) {
+    namespaceBytes = new Uint8Array(
+      namespace
+        .replace(/-/g, '')
+        .match(/../g)!
+        .map((h) => Number.parseInt(h, 16)),
+    )
+    namespaceBytesOf.set(namespace, namespaceBytes)
+  }
+  const nameBytes = utf8.encode(name)
   const input = new Uint8Array(namespaceBytes.length + nameBytes.length)
   input.set(namespaceBytes)
   input.set(nameBytes, namespaceBytes.length)
