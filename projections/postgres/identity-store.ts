@@ -302,17 +302,18 @@ async function loadIdentities(tx: Tx, references: IdentityReferences): Promise<L
 }
 
 /**
- * Applies a batch's facts set-based: the last fact per row decides its final state, and each table
- * gets one statement per chunk instead of one round trip per event.
+ * Applies a batch's facts set-based, in one statement: the last fact per row decides its final
+ * state, each table's rows go in as one JSON document (parsed once, as jsonb — a single parameter,
+ * no array-literal escaping on either side), and every write is a data-modifying CTE, so the
+ * database does all of it in one round trip while ingest builds the fact records. The writes touch
+ * disjoint rows, which is what makes running them as one statement safe; the distinct ids'
+ * foreign key is deferred to the commit. An update never lets an older snapshot overwrite a newer.
  */
 async function applyFacts(tx: Tx, facts: readonly Fact[], loaded: Loaded): Promise<void> {
   const persons = new Map<string, PersonSnapshot | 'deleted'>()
-  const distinctIds = new Map<
-    string,
-    { teamId: number; distinctId: string; personUuid: string; version: number }
-  >()
+  const distinctIds = new Map<string, DistinctIdRow>()
   const personless = new Map<string, { teamId: number; distinctId: string }>()
-  const groupTypes: { team_id: number; group_type: string; group_type_index: number }[] = []
+  const groupTypes: Extract<Fact, { type: 'group_type_assigned' }>[] = []
   const groups = new Map<string, Extract<Fact, { type: 'group_updated' }>>()
   const merges: Extract<Fact, { type: 'persons_merged' }>[] = []
   for (const fact of facts) {
@@ -331,11 +332,7 @@ async function applyFacts(tx: Tx, facts: readonly Fact[], loaded: Loaded): Promi
         personless.set(`${fact.teamId}:${fact.distinctId}`, fact)
         break
       case 'group_type_assigned':
-        groupTypes.push({
-          team_id: fact.teamId,
-          group_type: fact.groupType,
-          group_type_index: fact.groupTypeIndex,
-        })
+        groupTypes.push(fact)
         break
       case 'group_updated':
         groups.set(`${fact.teamId}:${fact.groupTypeIndex}:${fact.groupKey}`, fact)
@@ -349,134 +346,126 @@ async function applyFacts(tx: Tx, facts: readonly Fact[], loaded: Loaded): Promi
     }
   }
 
+  const writes: RawBuilder<unknown>[] = []
+  const write = <Row>(
+    rows: readonly Row[],
+    statement: (document: RawBuilder<unknown>) => RawBuilder<unknown>,
+  ) => {
+    if (rows.length > 0) writes.push(statement(sql`jsonb_array_elements(${JSON.stringify(rows)}::jsonb)`))
+  }
+
   const snapshots = [...persons.values()].filter((p): p is PersonSnapshot => p !== 'deleted')
   const [updatedPersons, createdPersons] = partition(snapshots, (p) => loaded.persons.has(p.uuid))
-  for (const chunk of inChunks(createdPersons, 5000)) await writePersons(chunk, false).execute(tx)
-  for (const chunk of inChunks(updatedPersons, 5000)) await writePersons(chunk, true).execute(tx)
-  for (const chunk of inChunks([...distinctIds.values()], 5000)) {
-    const [moved, added] = partition(chunk, (d) => loaded.distinctIds.has(`${d.teamId}:${d.distinctId}`))
-    if (added.length > 0) await writeDistinctIds(added, false).execute(tx)
-    if (moved.length > 0) await writeDistinctIds(moved, true).execute(tx)
-    const nowMerged = chunk.filter((d) => loaded.unmergedPersonless.has(`${d.teamId}:${d.distinctId}`))
-    for (const [teamId, rows] of groupBy(nowMerged, (d) => d.teamId)) {
-      await tx
-        .updateTable('personless_distinct_ids')
-        .set({ is_merged: true })
-        .where('team_id', '=', teamId)
-        .where('is_merged', '=', false)
-        .where(sql<boolean>`distinct_id = ANY(${rows.map((r) => r.distinctId)}::text[])`)
-        .execute()
-    }
-  }
-  const deleted = [...persons].filter(([, p]) => p === 'deleted').map(([uuid]) => uuid)
-  for (const chunk of inChunks(deleted, 5000)) {
-    await tx.deleteFrom('persons').where(sql<boolean>`uuid = ANY(${chunk}::uuid[])`).execute()
-  }
-  for (const chunk of inChunks([...personless.values()], 2000)) {
-    await tx
-      .insertInto('personless_distinct_ids')
-      .values(
-        chunk.map((p) => ({
-          team_id: p.teamId,
-          distinct_id: p.distinctId,
-          // seen personless and given a person within this very batch
-          is_merged: distinctIds.has(`${p.teamId}:${p.distinctId}`),
-        })),
-      )
-      .onConflict((oc) => oc.columns(['team_id', 'distinct_id']).doNothing())
-      .execute()
-  }
-  if (groupTypes.length > 0) {
-    await tx
-      .insertInto('group_type_mappings')
-      .values(groupTypes)
-      .onConflict((oc) => oc.doNothing())
-      .execute()
-  }
-  for (const chunk of inChunks([...groups.values()], 1000)) {
-    const rows = chunk.map((g) => ({
-      team_id: g.teamId,
-      group_type_index: g.groupTypeIndex,
-      group_key: g.groupKey,
-      group_properties: JSON.stringify(g.properties),
-      created_at: g.createdAt,
-      version: g.version,
-    }))
-    const isKnown = (r: (typeof rows)[number]) =>
-      loaded.groups.has(`${r.team_id}:${r.group_type_index}:${r.group_key}`)
-    const created = rows.filter((r) => !isKnown(r))
-    if (created.length > 0) await tx.insertInto('groups').values(created).execute()
-    const updated = rows.filter(isKnown)
-    if (updated.length === 0) continue
-    await tx
-      .insertInto('groups')
-      .values(updated)
-      .onConflict((oc) =>
-        oc
-          .columns(['team_id', 'group_type_index', 'group_key'])
-          .doUpdateSet((eb) => ({
-            group_properties: eb.ref('excluded.group_properties'),
-            created_at: eb.ref('excluded.created_at'),
-            version: eb.ref('excluded.version'),
-          }))
-          .where('groups.version', '<=', (eb) => eb.ref('excluded.version')),
-      )
-      .execute()
-  }
-  for (const chunk of inChunks(merges, 1000)) {
-    await tx
-      .insertInto('person_merges')
-      .values(
-        chunk.map((m) => ({
-          team_id: m.teamId,
-          kept_person_uuid: m.keptPersonUuid,
-          merged_person_uuid: m.mergedPersonUuid,
-          distinct_ids: JSON.stringify(m.distinctIds),
-          event_uuid: m.eventUuid,
-          event: m.event,
-          timestamp: m.timestamp,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['event_uuid', 'merged_person_uuid']).doNothing())
-      .execute()
-  }
-}
-
-/**
- * Rows go in as one JSON document per statement (parsed once, as jsonb): a single parameter
- * instead of one per value, and no array-literal escaping on either side — which is what keeps a
- * 1000-event batch to a few cheap statements. An update never lets an older snapshot overwrite a
- * newer one.
- */
-function writePersons(rows: readonly PersonSnapshot[], upsert: boolean) {
-  const document = JSON.stringify(
-    rows.map((p) => [p.uuid, p.teamId, p.createdAt, p.properties, p.isIdentified, p.version]),
-  )
-  const insert = sql`INSERT INTO persons (uuid, team_id, created_at, properties, is_identified, version)
+  const personRow = (p: PersonSnapshot) => [
+    p.uuid,
+    p.teamId,
+    p.createdAt,
+    p.properties,
+    p.isIdentified,
+    p.version,
+  ]
+  const insertPersons = (document: RawBuilder<unknown>) => sql`INSERT INTO persons
+    (uuid, team_id, created_at, properties, is_identified, version)
     SELECT (r->>0)::uuid, (r->>1)::integer, (r->>2)::timestamptz, r->3, (r->>4)::boolean, (r->>5)::bigint
-    FROM jsonb_array_elements(${document}::jsonb) AS r`
-  const query = upsert
-    ? sql`${insert} ON CONFLICT (uuid) DO UPDATE SET created_at = excluded.created_at,
-        properties = excluded.properties, is_identified = excluded.is_identified, version = excluded.version
-        WHERE persons.version <= excluded.version`
-    : insert
-  return query
+    FROM ${document} AS r`
+  write(createdPersons.map(personRow), insertPersons)
+  write(
+    updatedPersons.map(personRow),
+    (document) => sql`${insertPersons(document)} ON CONFLICT (uuid) DO UPDATE SET
+      created_at = excluded.created_at, properties = excluded.properties,
+      is_identified = excluded.is_identified, version = excluded.version
+      WHERE persons.version <= excluded.version`,
+  )
+
+  const [movedIds, addedIds] = partition([...distinctIds.values()], (d) =>
+    loaded.distinctIds.has(`${d.teamId}:${d.distinctId}`),
+  )
+  const idRow = (d: DistinctIdRow) => [d.teamId, d.distinctId, d.personUuid, d.version]
+  const insertIds = (document: RawBuilder<unknown>) => sql`INSERT INTO person_distinct_ids
+    (team_id, distinct_id, person_uuid, version)
+    SELECT (r->>0)::integer, r->>1, (r->>2)::uuid, (r->>3)::bigint FROM ${document} AS r`
+  write(addedIds.map(idRow), insertIds)
+  write(
+    movedIds.map(idRow),
+    (document) => sql`${insertIds(document)} ON CONFLICT (team_id, distinct_id) DO UPDATE SET
+      person_uuid = excluded.person_uuid, version = excluded.version
+      WHERE person_distinct_ids.version <= excluded.version`,
+  )
+  // ids personless events used that now have a person
+  write(
+    [...distinctIds.values()]
+      .filter((d) => loaded.unmergedPersonless.has(`${d.teamId}:${d.distinctId}`))
+      .map((d) => [d.teamId, d.distinctId]),
+    (document) => sql`UPDATE personless_distinct_ids AS p SET is_merged = true FROM ${document} AS r
+      WHERE p.team_id = (r->>0)::integer AND p.distinct_id = r->>1 AND NOT p.is_merged`,
+  )
+  write(
+    [...persons].filter(([, p]) => p === 'deleted').map(([uuid]) => uuid),
+    (document) => sql`DELETE FROM persons WHERE uuid IN (SELECT (r #>> '{}')::uuid FROM ${document} AS r)`,
+  )
+  write(
+    // seen personless, and merged if given a person within this very batch
+    [...personless.values()].map((p) => [
+      p.teamId,
+      p.distinctId,
+      distinctIds.has(`${p.teamId}:${p.distinctId}`),
+    ]),
+    (document) => sql`INSERT INTO personless_distinct_ids (team_id, distinct_id, is_merged)
+      SELECT (r->>0)::integer, r->>1, (r->>2)::boolean FROM ${document} AS r
+      ON CONFLICT (team_id, distinct_id) DO NOTHING`,
+  )
+  write(
+    groupTypes.map((t) => [t.teamId, t.groupType, t.groupTypeIndex]),
+    (document) => sql`INSERT INTO group_type_mappings (team_id, group_type, group_type_index)
+      SELECT (r->>0)::integer, r->>1, (r->>2)::smallint FROM ${document} AS r ON CONFLICT DO NOTHING`,
+  )
+  const groupRow = (g: Extract<Fact, { type: 'group_updated' }>) => [
+    g.teamId,
+    g.groupTypeIndex,
+    g.groupKey,
+    g.properties,
+    g.createdAt,
+    g.version,
+  ]
+  const insertGroups = (document: RawBuilder<unknown>) => sql`INSERT INTO groups
+    (team_id, group_type_index, group_key, group_properties, created_at, version)
+    SELECT (r->>0)::integer, (r->>1)::smallint, r->>2, r->3, (r->>4)::timestamptz, (r->>5)::bigint
+    FROM ${document} AS r`
+  const [updatedGroups, createdGroups] = partition([...groups.values()], (g) =>
+    loaded.groups.has(`${g.teamId}:${g.groupTypeIndex}:${g.groupKey}`),
+  )
+  write(createdGroups.map(groupRow), insertGroups)
+  write(
+    updatedGroups.map(groupRow),
+    (
+      document,
+    ) => sql`${insertGroups(document)} ON CONFLICT (team_id, group_type_index, group_key) DO UPDATE SET
+      group_properties = excluded.group_properties, created_at = excluded.created_at, version = excluded.version
+      WHERE groups.version <= excluded.version`,
+  )
+  write(
+    merges.map((m) => [
+      m.teamId,
+      m.keptPersonUuid,
+      m.mergedPersonUuid,
+      m.distinctIds,
+      m.eventUuid,
+      m.event,
+      m.timestamp,
+    ]),
+    (document) => sql`INSERT INTO person_merges
+      (team_id, kept_person_uuid, merged_person_uuid, distinct_ids, event_uuid, event, timestamp)
+      SELECT (r->>0)::integer, (r->>1)::uuid, (r->>2)::uuid, r->3, (r->>4)::uuid, r->>5, (r->>6)::timestamptz
+      FROM ${document} AS r
+      ON CONFLICT (event_uuid, merged_person_uuid) DO NOTHING`,
+  )
+
+  if (writes.length === 0) return
+  const ctes = writes.map((statement, i) => sql`${sql.raw(`write_${i}`)} AS (${statement})`)
+  await sql`WITH ${sql.join(ctes)} SELECT 1`.execute(tx)
 }
 
-function writeDistinctIds(
-  rows: readonly { teamId: number; distinctId: string; personUuid: string; version: number }[],
-  upsert: boolean,
-) {
-  const document = JSON.stringify(rows.map((d) => [d.teamId, d.distinctId, d.personUuid, d.version]))
-  const insert = sql`INSERT INTO person_distinct_ids (team_id, distinct_id, person_uuid, version)
-    SELECT (r->>0)::integer, r->>1, (r->>2)::uuid, (r->>3)::bigint
-    FROM jsonb_array_elements(${document}::jsonb) AS r`
-  const query = upsert
-    ? sql`${insert} ON CONFLICT (team_id, distinct_id) DO UPDATE SET person_uuid = excluded.person_uuid,
-        version = excluded.version WHERE person_distinct_ids.version <= excluded.version`
-    : insert
-  return query
-}
+type DistinctIdRow = { teamId: number; distinctId: string; personUuid: string; version: number }
 
 /** Rows of a `SELECT json_build_array(…) AS row` query, sent back as one JSON document. */
 async function jsonRows<Row>(tx: Tx, query: RawBuilder<unknown>): Promise<Row[]> {
