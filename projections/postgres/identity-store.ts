@@ -192,28 +192,32 @@ async function loadIdentities(tx: Tx, references: IdentityReferences): Promise<L
     const merging = new Set(references.filter((r) => r.mayMerge).map((r) => r.distinctId))
     const ids = [...new Set(references.map((r) => r.distinctId))]
     for (const chunk of inChunks(ids, 5000)) {
-      const rows = await jsonRows<[distinctId: string, personUuid: string, version: number]>(
+      // The id's person, or — only an id without a person can be one a personless event used —
+      // its personless row: null person and version then.
+      const rows = await jsonRows<
+        [
+          distinctId: string,
+          personUuid: string | null,
+          version: number | null,
+          personlessMerged: boolean | null,
+        ]
+      >(
         tx,
-        sql`SELECT json_build_array(distinct_id, person_uuid, version) AS row FROM person_distinct_ids
-          WHERE team_id = ${teamId} AND distinct_id = ANY(${chunk}::text[])`,
+        sql`SELECT json_build_array(w.id, d.person_uuid, d.version, p.is_merged) AS row
+          FROM unnest(${chunk}::text[]) AS w(id)
+          LEFT JOIN person_distinct_ids d ON d.team_id = ${teamId} AND d.distinct_id = w.id
+          LEFT JOIN personless_distinct_ids p
+            ON d.distinct_id IS NULL AND p.team_id = ${teamId} AND p.distinct_id = w.id
+          WHERE d.distinct_id IS NOT NULL OR p.distinct_id IS NOT NULL`,
       )
-      const found = new Set<string>()
-      for (const [distinctId, personUuid, version] of rows) {
-        found.add(distinctId)
-        assigned.push({ teamId, distinctId, personUuid, version })
+      for (const [distinctId, personUuid, version, personlessMerged] of rows) {
+        if (personUuid === null) {
+          personless.push({ teamId, distinctId, isMerged: personlessMerged === true })
+          continue
+        }
+        assigned.push({ teamId, distinctId, personUuid, version: version ?? 0 })
         if (merging.has(distinctId)) mergeable.add(personUuid)
       }
-      // only an id without a person can be one a personless event used
-      const unassigned = chunk.filter((id) => !found.has(id))
-      if (unassigned.length === 0) continue
-      const personlessRows = await tx
-        .selectFrom('personless_distinct_ids')
-        .select(['distinct_id', 'is_merged'])
-        .where('team_id', '=', teamId)
-        .where(sql<boolean>`distinct_id = ANY(${unassigned}::text[])`)
-        .execute()
-      for (const row of personlessRows)
-        personless.push({ teamId, distinctId: row.distinct_id, isMerged: row.is_merged })
     }
   }
 
