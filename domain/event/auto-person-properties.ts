@@ -50,10 +50,11 @@ const campaignKeys = [
   'qclid',
   'sccid',
 ]
-// each key with the `$set_once` name of its first value
+// each key, in PostHog's order, with the `$set_once` name of its first value
 const copiedKeys = [...deviceKeys, ...campaignKeys].map(
   (key) => [key, `$initial_${key.replace(/^\$/, '')}`] as const,
 )
+const copiedKeyOrder = new Map(copiedKeys.map(([key], i) => [key, i]))
 const skipEvents = new Set(['$snapshot', '$performance_event'])
 const serverSkips = new Set(['$os', '$os_version'])
 
@@ -64,9 +65,17 @@ export function withAutoPersonProperties(
 ): Record<string, unknown> {
   if (skipEvents.has(event)) return properties
   const isServer = properties.$is_server === true
+  // Most events carry few of the keys: find those among the event's own keys.
+  const present: number[] = []
+  for (const key of Object.keys(properties)) {
+    const index = copiedKeyOrder.get(key === '$os_name' ? '$os' : key)
+    if (index !== undefined && !present.includes(index)) present.push(index)
+  }
+  if (present.length === 0) return properties
   const set: Record<string, unknown> = {}
   const setOnce: Record<string, unknown> = {}
-  for (const [key, initialKey] of copiedKeys) {
+  for (const index of present.sort((a, b) => a - b)) {
+    const [key, initialKey] = copiedKeys[index]!
     if (isServer && serverSkips.has(key)) continue
     let value = properties[key]
     // `$os_name` only stands in for a missing `$os`.

@@ -31,14 +31,10 @@ const personlessCreatedAt = '1970-01-01T00:00:05.000Z'
  */
 export function decideEvent(state: IdentityState, team: TeamSettings, event: PipelineEvent): EventDecision {
   const { teamId } = team
-  const drop = (warningType: string, details: Record<string, unknown>): EventDecision => ({
-    outcome: 'dropped',
-    facts: [warningFact(teamId, event, warningType, details)],
-  })
   if (!isUuid(event.uuid))
-    return drop('skipping_event_invalid_uuid', { eventUuid: JSON.stringify(event.uuid) })
+    return dropped(teamId, event, 'skipping_event_invalid_uuid', { eventUuid: JSON.stringify(event.uuid) })
   if (event.distinctId.length > maxDistinctIdLength) {
-    return drop('skipping_event_invalid_distinct_id', {
+    return dropped(teamId, event, 'skipping_event_invalid_distinct_id', {
       eventUuid: event.uuid,
       distinctId: event.distinctId.slice(0, 100),
     })
@@ -56,7 +52,7 @@ export function decideEvent(state: IdentityState, team: TeamSettings, event: Pip
   }
   const personless = flag === false
   if (personless && personlessForbidden.has(event.event)) {
-    return drop('invalid_event_when_process_person_profile_is_false', {
+    return dropped(teamId, event, 'invalid_event_when_process_person_profile_is_false', {
       eventUuid: event.uuid,
       event: event.event,
     })
@@ -104,7 +100,7 @@ export function decideEvent(state: IdentityState, team: TeamSettings, event: Pip
         properties[`$group_${index}`] = String(groupKey)
     }
     if (identified && identified.groupKey.length > maxDistinctIdLength) {
-      return drop('group_key_too_long', {
+      return dropped(teamId, event, 'group_key_too_long', {
         eventUuid: event.uuid,
         groupKey: identified.groupKey.slice(0, 100),
       })
@@ -132,6 +128,15 @@ export function decideEvent(state: IdentityState, team: TeamSettings, event: Pip
     },
   })
   return { outcome: 'ingested', facts }
+}
+
+function dropped(
+  teamId: number,
+  event: PipelineEvent,
+  warningType: string,
+  details: Record<string, unknown>,
+): EventDecision {
+  return { outcome: 'dropped', facts: [warningFact(teamId, event, warningType, details)] }
 }
 
 function withoutKeys(properties: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
