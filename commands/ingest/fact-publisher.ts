@@ -13,7 +13,7 @@ type PublishDeps = { log: Log; identities: IdentityStore }
  * `flushOutbox` publishes it again (facts are idempotent: events by uuid, rows by version).
  */
 export interface FactPublisher {
-  /** Queues a committed entry; resolves once the entry queued before it is published, which bounds the queue. */
+  /** Queues a committed entry; resolves once the entry two before it is published, which bounds the queue. */
   publish(outboxId: string, records: readonly OutboxRecord[]): Promise<void>
   /** Re-publishes everything still in the outbox if a publish failed; throws while that fails. */
   recover(): Promise<void>
@@ -26,6 +26,8 @@ export interface FactPublisher {
 
 export function createFactPublisher(deps: PublishDeps & { logger: Logger }): FactPublisher {
   let tail: Promise<void> = Promise.resolve()
+  // the entry queued before the last one: a batch waits for it, so at most two are on their way
+  let beforeTail: Promise<void> = Promise.resolve()
   let failed = false
   let recovering: Promise<void> | null = null
   let published: string[] = []
@@ -46,6 +48,8 @@ export function createFactPublisher(deps: PublishDeps & { logger: Logger }): Fac
   return {
     publish(outboxId, records) {
       const previous = tail
+      const waitFor = beforeTail
+      beforeTail = previous
       tail = previous.then(async () => {
         // after a failure, later entries wait in the outbox so that recovery publishes them in order
         if (failed) return
@@ -60,7 +64,7 @@ export function createFactPublisher(deps: PublishDeps & { logger: Logger }): Fac
           )
         }
       })
-      return previous
+      return waitFor
     },
     recover,
     takePublished() {
