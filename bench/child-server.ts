@@ -51,7 +51,16 @@ export async function startChild(
 export async function startSluiceChild(extraArgs: string[] = []) {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'))
   const server = await startChild(
-    ['bin/sluice.js', 'start', '--data-dir', dataDir, '--port', '0', ...extraArgs],
+    [
+      '--max-semi-space-size=64',
+      'bin/sluice.js',
+      'start',
+      '--data-dir',
+      dataDir,
+      '--port',
+      '0',
+      ...extraArgs,
+    ],
     /running at (\S+)[\s\S]*Press Ctrl\+C/,
     () => rm(dataDir, { recursive: true, force: true }),
   )

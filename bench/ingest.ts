@@ -75,7 +75,7 @@ export async function ingestBench(): Promise<void> {
         personalApiKey: `phx_${token}`,
       })
       const handler = createIngestBatchHandler({
-        identities: postgresIdentityStore(db),
+        identities: postgresIdentityStore(db, { exclusive: config.kind === 'pglite' }),
         tokens: createTokenCache(postgresProjectStore(db)),
         log,
         groupId: 'bench',

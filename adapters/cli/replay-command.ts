@@ -34,7 +34,8 @@ export async function runReplay(config: SluiceConfig, options: ReplayOptions): P
   const lock = usesDataDir(config) ? lockDataDir(config.dataDir, 'sluice replay') : null
   const logger = createLogger()
   const started = performance.now()
-  const db = await openPostgres(postgresConfig(config))
+  const database = postgresConfig(config)
+  const db = await openPostgres(database)
   const log = await openLog(config, logger)
   const clickhouse = options.projections.has('clickhouse') ? await openClickHouse(config) : null
   try {
@@ -51,7 +52,7 @@ export async function runReplay(config: SluiceConfig, options: ReplayOptions): P
         await log.commitOffsets(projectorGroupId, topic, position)
       }
     }
-    const identities = postgresIdentityStore(db)
+    const identities = postgresIdentityStore(db, { exclusive: database.kind === 'pglite' })
     // Read before the reset empties it: the order the batches were first applied in.
     const applied = options.projections.has('postgres') ? await identities.appliedBatches(ingestGroupId) : []
     if (options.projections.has('postgres')) {

@@ -53,7 +53,8 @@ export async function startSluice(
     const lock: DataDirLock | null = usesDataDir(config) ? lockDataDir(config.dataDir, command) : null
     if (lock) closers.push(() => lock.release())
 
-    const db: Db = await openPostgres(postgresConfig(config))
+    const database = postgresConfig(config)
+    const db: Db = await openPostgres(database)
     closers.push(() => db.destroy())
     const projects = postgresProjectStore(db)
     const { credentials, created } = await ensureDefaultProject(projects)
@@ -68,7 +69,8 @@ export async function startSluice(
 
     const metrics = createMetrics()
     const tokens = createTokenCache(projects)
-    const identities = postgresIdentityStore(db)
+    // PGlite lives in this process, which holds the data dir: nothing else writes it
+    const identities = postgresIdentityStore(db, { exclusive: database.kind === 'pglite' })
     const failures: string[] = []
 
     let ingest: Subscription | null = null

@@ -193,4 +193,44 @@ describe('identity store under concurrent transactions on PostgreSQL', () => {
       .execute()
     expect(rows).toEqual([{ uuid: kept, properties: { counter: 1 } }])
   })
+
+  it('reads again a cached person that another process changed', async (ctx) => {
+    if (db === null) return ctx.skip()
+    const uuid = '00000000-0000-5000-8000-00000000000f'
+    const mine = postgresIdentityStore(db)
+    const theirs = postgresIdentityStore(db)
+    const loadAndBump = (store: IdentityStore) =>
+      store.transaction(async (tx) => {
+        const loaded = await tx.load({
+          distinctIds: [{ teamId: 1, distinctId: 'cached-id' }],
+          groupTypeTeams: [],
+          groups: [],
+        })
+        await tx.applyFacts(loaded.persons.map(bump))
+        return loaded.persons[0]?.version
+      })
+    await mine.transaction((tx) =>
+      tx.applyFacts([
+        {
+          type: 'person_created',
+          teamId: 1,
+          uuid,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          properties: {},
+          isIdentified: false,
+          version: 0,
+        },
+        { type: 'distinct_id_assigned', teamId: 1, distinctId: 'cached-id', personUuid: uuid, version: 0 },
+      ]),
+    )
+    expect(await loadAndBump(mine)).toBe(0) // now cached at version 1
+    expect(await loadAndBump(theirs)).toBe(1) // version 2, behind my back
+    expect(await loadAndBump(mine)).toBe(2)
+    const row = await db
+      .selectFrom('persons')
+      .select(['version', 'properties'])
+      .where('uuid', '=', uuid)
+      .executeTakeFirstOrThrow()
+    expect(row).toEqual({ version: 3, properties: { counter: 3 } })
+  })
 })

@@ -10,6 +10,7 @@ import {
 import type { Fact, PersonSnapshot } from '../../schema/facts.ts'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
 import { groupBy, inChunks, partition } from './collections.ts'
+import { type IdentityCache, type IdentityChanges, identityCache } from './identity-cache.ts'
 import { decodeOutbox, deflateOutbox, inflateOutbox } from './outbox-encoding.ts'
 
 type Tx = Transaction<PostgresTables>
@@ -42,13 +43,35 @@ const isRetryable = (error: unknown) =>
 // Data exceptions and program limits: the same rows fail the same way however often they are tried.
 const refusesData = (error: unknown) => /^(22|54)/.test(sqlState(error) ?? '')
 
-export function postgresIdentityStore(db: Kysely<PostgresTables>): IdentityStore {
+export interface IdentityStoreOptions {
+  /**
+   * Nothing but this store writes the database (PGlite, whose data dir one process holds): what it
+   * committed last is the truth, so cached persons are used as they are and no row is locked.
+   */
+  exclusive?: boolean
+  /** Persons (and, apart, distinct ids) kept from one batch for the next. */
+  cachedEntries?: number
+}
+
+export function postgresIdentityStore(
+  db: Kysely<PostgresTables>,
+  options: IdentityStoreOptions = {},
+): IdentityStore {
+  const cache = identityCache(options.cachedEntries ?? 100_000)
+  const reading: CacheUse = { cache, exclusive: options.exclusive ?? false }
   return {
     async transaction(work) {
       for (let attempt = 1; ; attempt++) {
+        const changes: IdentityChanges = { persons: [], deletedPersons: [], distinctIds: [] }
         try {
-          return await db.transaction().execute((tx) => work(identityTransaction(tx)))
+          const result = await db
+            .transaction()
+            .execute((tx) => work(identityTransaction(tx, reading, changes)))
+          cache.remember(changes)
+          return result
         } catch (error) {
+          // whatever failed, what the cache holds may no longer be what the database holds
+          cache.forget()
           if (refusesData(error)) throw new IdentityDataRefusedError(sqlState(error) ?? '', error)
           if (!isRetryable(error)) throw error
           if (attempt >= maxAttempts) throw new IdentityStoreConflictError(attempt, error)
@@ -88,6 +111,7 @@ export function postgresIdentityStore(db: Kysely<PostgresTables>): IdentityStore
       }))
     },
     async reset() {
+      cache.forget()
       await sql`TRUNCATE persons, person_distinct_ids, personless_distinct_ids, group_type_mappings, groups,
         person_merges, consumer_offsets, ingest_batches, fact_outbox`.execute(db)
     },
@@ -132,7 +156,12 @@ interface Loaded {
   unmergedPersonless: Set<string>
 }
 
-function identityTransaction(tx: Tx): IdentityTransaction {
+interface CacheUse {
+  cache: IdentityCache
+  exclusive: boolean
+}
+
+function identityTransaction(tx: Tx, reading: CacheUse, changes: IdentityChanges): IdentityTransaction {
   const loaded: Loaded = {
     persons: new Set(),
     distinctIds: new Set(),
@@ -142,18 +171,22 @@ function identityTransaction(tx: Tx): IdentityTransaction {
   return {
     consumedOffset: (groupId, topic, partition) => consumedOffset(tx, groupId, topic, partition),
     async load(references) {
-      const identities = await loadIdentities(tx, references)
+      const identities = await loadIdentities(tx, references, reading)
       for (const person of identities.persons) {
         loaded.persons.add(person.uuid)
-        for (const { distinctId } of person.distinctIds)
+        const { distinctIds, ...snapshot } = person
+        changes.persons.push(snapshot)
+        for (const { distinctId, version } of distinctIds) {
           loaded.distinctIds.add(`${person.teamId}:${distinctId}`)
+          changes.distinctIds.push({ teamId: person.teamId, distinctId, personUuid: person.uuid, version })
+        }
       }
       for (const g of identities.groups) loaded.groups.add(`${g.teamId}:${g.groupTypeIndex}:${g.groupKey}`)
       for (const p of identities.personless)
         if (!p.isMerged) loaded.unmergedPersonless.add(`${p.teamId}:${p.distinctId}`)
       return identities
     },
-    applyFacts: (facts) => applyFacts(tx, facts, loaded),
+    applyFacts: (facts) => applyFacts(tx, facts, loaded, changes),
     async commitOffset(groupId, topic, partition, firstOffset, nextOffset) {
       // one round trip for both rows
       await sql`WITH applied AS (
@@ -182,7 +215,11 @@ function identityTransaction(tx: Tx): IdentityTransaction {
  * person under that person's lock, so a person that is gone once we hold the locks means the ids
  * were read stale, and the batch runs again. An id created meanwhile fails our INSERT the same way.
  */
-async function loadIdentities(tx: Tx, references: IdentityReferences): Promise<LoadedIdentities> {
+async function loadIdentities(
+  tx: Tx,
+  references: IdentityReferences,
+  { cache, exclusive }: CacheUse,
+): Promise<LoadedIdentities> {
   const assigned: { teamId: number; distinctId: string; personUuid: string; version: number }[] = []
   const mergeable = new Set<string>()
   const personless: LoadedIdentities['personless'] = []
@@ -190,8 +227,17 @@ async function loadIdentities(tx: Tx, references: IdentityReferences): Promise<L
   for (const teamId of [...idsByTeam.keys()].sort((a, b) => a - b)) {
     const references = idsByTeam.get(teamId)!
     const merging = new Set(references.filter((r) => r.mayMerge).map((r) => r.distinctId))
-    const ids = [...new Set(references.map((r) => r.distinctId))]
-    for (const chunk of inChunks(ids, 5000)) {
+    const assign = (distinctId: string, personUuid: string, version: number) => {
+      assigned.push({ teamId, distinctId, personUuid, version })
+      if (merging.has(distinctId)) mergeable.add(personUuid)
+    }
+    const unknown: string[] = []
+    for (const distinctId of new Set(references.map((r) => r.distinctId))) {
+      const cached = cache.distinctId(teamId, distinctId)
+      if (cached) assign(distinctId, cached.personUuid, cached.version)
+      else unknown.push(distinctId)
+    }
+    for (const chunk of inChunks(unknown, 5000)) {
       // The id's person, or — only an id without a person can be one a personless event used —
       // its personless row: null person and version then.
       const rows = await jsonRows<
@@ -211,38 +257,43 @@ async function loadIdentities(tx: Tx, references: IdentityReferences): Promise<L
           WHERE d.distinct_id IS NOT NULL OR p.distinct_id IS NOT NULL`,
       )
       for (const [distinctId, personUuid, version, personlessMerged] of rows) {
-        if (personUuid === null) {
-          personless.push({ teamId, distinctId, isMerged: personlessMerged === true })
-          continue
-        }
-        assigned.push({ teamId, distinctId, personUuid, version: version ?? 0 })
-        if (merging.has(distinctId)) mergeable.add(personUuid)
+        if (personUuid === null) personless.push({ teamId, distinctId, isMerged: personlessMerged === true })
+        else assign(distinctId, personUuid, version ?? 0)
       }
     }
   }
 
   const persons = new Map<string, StoredPerson>()
   const personUuids = [...new Set(assigned.map((a) => a.personUuid))].sort()
-  for (const chunk of inChunks(personUuids, 5000)) {
-    const rows = await jsonRows<
-      [
-        uuid: string,
-        teamId: number,
-        createdAtMs: number,
-        properties: Record<string, unknown>,
-        isIdentified: boolean,
-        version: number,
-      ]
-    >(
+  const useCached = (uuid: string, version?: number) => {
+    const cached = cache.person(uuid)
+    if (cached === undefined || (version !== undefined && cached.version !== version)) return false
+    persons.set(uuid, { ...cached, distinctIds: [] })
+    return true
+  }
+  if (exclusive) {
+    // alone on the database: a cached person is the row itself, and there is no one to lock out
+    await readPersons(
       tx,
-      sql`SELECT json_build_array(uuid, team_id, floor(extract(epoch FROM created_at) * 1000)::bigint,
-          properties, is_identified, version) AS row
-        FROM (SELECT * FROM persons WHERE uuid = ANY(${chunk}::uuid[]) ORDER BY uuid FOR UPDATE) locked`,
+      personUuids.filter((uuid) => !useCached(uuid)),
+      false,
+      persons,
     )
-    for (const [uuid, teamId, createdAtMs, properties, isIdentified, version] of rows) {
-      const createdAt = new Date(createdAtMs).toISOString()
-      persons.set(uuid, { teamId, uuid, createdAt, properties, isIdentified, version, distinctIds: [] })
+  } else if (!personUuids.some((uuid) => cache.person(uuid) !== undefined)) {
+    await readPersons(tx, personUuids, true, persons)
+  } else {
+    // Another process may have changed a cached person: lock every row, and read again only those
+    // whose version moved since.
+    const stale: string[] = []
+    for (const chunk of inChunks(personUuids, 5000)) {
+      const rows = await jsonRows<[uuid: string, version: number]>(
+        tx,
+        sql`SELECT json_build_array(uuid, version) AS row
+          FROM (SELECT uuid, version FROM persons WHERE uuid = ANY(${chunk}::uuid[]) ORDER BY uuid FOR UPDATE) locked`,
+      )
+      for (const [uuid, version] of rows) if (!useCached(uuid, version)) stale.push(uuid)
     }
+    await readPersons(tx, stale, false, persons)
   }
   if (persons.size < personUuids.length) throw new StaleDistinctIdsError()
 
@@ -313,7 +364,12 @@ async function loadIdentities(tx: Tx, references: IdentityReferences): Promise<L
  * disjoint rows, which is what makes running them as one statement safe; the distinct ids'
  * foreign key is deferred to the commit. An update never lets an older snapshot overwrite a newer.
  */
-async function applyFacts(tx: Tx, facts: readonly Fact[], loaded: Loaded): Promise<void> {
+async function applyFacts(
+  tx: Tx,
+  facts: readonly Fact[],
+  loaded: Loaded,
+  changes: IdentityChanges,
+): Promise<void> {
   const persons = new Map<string, PersonSnapshot | 'deleted'>()
   const distinctIds = new Map<string, DistinctIdRow>()
   const personless = new Map<string, { teamId: number; distinctId: string }>()
@@ -467,9 +523,42 @@ async function applyFacts(tx: Tx, facts: readonly Fact[], loaded: Loaded): Promi
   if (writes.length === 0) return
   const ctes = writes.map((statement, i) => sql`${sql.raw(`write_${i}`)} AS (${statement})`)
   await sql`WITH ${sql.join(ctes)} SELECT 1`.execute(tx)
+  changes.persons.push(...snapshots)
+  for (const [uuid, person] of persons) if (person === 'deleted') changes.deletedPersons.push(uuid)
+  changes.distinctIds.push(...distinctIds.values())
 }
 
 type DistinctIdRow = { teamId: number; distinctId: string; personUuid: string; version: number }
+
+/** Reads persons whole, and locks them (in uuid order) when asked to. */
+async function readPersons(
+  tx: Tx,
+  uuids: readonly string[],
+  lock: boolean,
+  into: Map<string, StoredPerson>,
+): Promise<void> {
+  for (const chunk of inChunks([...uuids].sort(), 5000)) {
+    const rows = await jsonRows<
+      [
+        uuid: string,
+        teamId: number,
+        createdAtMs: number,
+        properties: Record<string, unknown>,
+        isIdentified: boolean,
+        version: number,
+      ]
+    >(
+      tx,
+      sql`SELECT json_build_array(uuid, team_id, floor(extract(epoch FROM created_at) * 1000)::bigint,
+          properties, is_identified, version) AS row
+        FROM (SELECT * FROM persons WHERE uuid = ANY(${chunk}::uuid[]) ORDER BY uuid ${sql.raw(lock ? 'FOR UPDATE' : '')}) rows`,
+    )
+    for (const [uuid, teamId, createdAtMs, properties, isIdentified, version] of rows) {
+      const createdAt = new Date(createdAtMs).toISOString()
+      into.set(uuid, { teamId, uuid, createdAt, properties, isIdentified, version, distinctIds: [] })
+    }
+  }
+}
 
 /** Rows of a `SELECT json_build_array(…) AS row` query, sent back as one JSON document. */
 async function jsonRows<Row>(tx: Tx, query: RawBuilder<unknown>): Promise<Row[]> {
