@@ -14,8 +14,8 @@ export interface IdentityChanges {
 
 /**
  * The persons and distinct ids ingest committed most recently, so the next batches need not read
- * them back: most events come from people seen moments ago. Least recently used entries go first
- * (a transaction remembers what it read as well as what it wrote).
+ * them back: most events come from people seen moments ago. The entries first remembered longest ago
+ * are the first to go.
  * Snapshots are shared, never changed (facts and snapshots are immutable throughout).
  *
  * Whether an entry may be trusted is the store's call: with the database to itself (PGlite) it is
@@ -34,10 +34,9 @@ export function identityCache(maxEntries: number): IdentityCache {
   const distinctIds = new Map<string, CachedDistinctId>()
   const key = (teamId: number, distinctId: string) => `${teamId}\u0000${distinctId}`
 
-  // Map keeps insertion order and the front is evicted first. A read needs no reordering: every
-  // transaction remembers what it read along with what it wrote, which moves those to the back.
+  // Map keeps insertion order and the front is evicted first: the entries first remembered longest
+  // ago (moving an entry to the back on every use would cost more than the rare second read).
   const put = <V>(map: Map<string, V>, k: string, value: V) => {
-    map.delete(k)
     map.set(k, value)
     if (map.size > maxEntries) map.delete(map.keys().next().value!)
   }
