@@ -31,6 +31,20 @@ describe('identity store under concurrent transactions on PostgreSQL', () => {
     await drop?.()
   })
 
+  /** The facts that create a person holding one distinct id. */
+  const newPerson = (uuid: string, distinctId: string, properties: Record<string, unknown> = {}): Fact[] => [
+    {
+      type: 'person_created',
+      teamId: 1,
+      uuid,
+      createdAt: '2026-01-01T00:00:00.000Z',
+      properties,
+      isIdentified: false,
+      version: 0,
+    },
+    { type: 'distinct_id_assigned', teamId: 1, distinctId, personUuid: uuid, version: 0 },
+  ]
+
   const bump = (person: StoredPerson): Fact => ({
     type: 'person_updated',
     teamId: person.teamId,
@@ -45,22 +59,7 @@ describe('identity store under concurrent transactions on PostgreSQL', () => {
     if (db === null) return ctx.skip()
     const store: IdentityStore = postgresIdentityStore(db)
     const uuids = ['00000000-0000-5000-8000-00000000000a', '00000000-0000-5000-8000-00000000000b']
-    await store.transaction((tx) =>
-      tx.applyFacts(
-        uuids.flatMap((uuid, i): Fact[] => [
-          {
-            type: 'person_created',
-            teamId: 1,
-            uuid,
-            createdAt: '2026-01-01T00:00:00.000Z',
-            properties: {},
-            isIdentified: false,
-            version: 0,
-          },
-          { type: 'distinct_id_assigned', teamId: 1, distinctId: `id-${i}`, personUuid: uuid, version: 0 },
-        ]),
-      ),
-    )
+    await store.transaction((tx) => tx.applyFacts(uuids.flatMap((uuid, i) => newPerson(uuid, `id-${i}`))))
     const workers = 16
     await Promise.all(
       Array.from({ length: workers }, (_, worker) =>
@@ -99,28 +98,7 @@ describe('identity store under concurrent transactions on PostgreSQL', () => {
           })
           await sleep(2)
           const existing = loaded.persons[0]
-          await tx.applyFacts(
-            existing
-              ? [bump(existing)]
-              : [
-                  {
-                    type: 'person_created',
-                    teamId: 1,
-                    uuid,
-                    createdAt: '2026-01-01T00:00:00.000Z',
-                    properties: { counter: 1 },
-                    isIdentified: false,
-                    version: 0,
-                  },
-                  {
-                    type: 'distinct_id_assigned',
-                    teamId: 1,
-                    distinctId: 'new-id',
-                    personUuid: uuid,
-                    version: 0,
-                  },
-                ],
-          )
+          await tx.applyFacts(existing ? [bump(existing)] : newPerson(uuid, 'new-id', { counter: 1 }))
         }),
       ),
     )
@@ -137,20 +115,7 @@ describe('identity store under concurrent transactions on PostgreSQL', () => {
     const store: IdentityStore = postgresIdentityStore(db)
     const [absorbed, kept] = ['00000000-0000-5000-8000-00000000000d', '00000000-0000-5000-8000-00000000000e']
     await store.transaction((tx) =>
-      tx.applyFacts(
-        [absorbed, kept].flatMap((uuid, i): Fact[] => [
-          {
-            type: 'person_created',
-            teamId: 1,
-            uuid,
-            createdAt: '2026-01-01T00:00:00.000Z',
-            properties: {},
-            isIdentified: false,
-            version: 0,
-          },
-          { type: 'distinct_id_assigned', teamId: 1, distinctId: `merge-${i}`, personUuid: uuid, version: 0 },
-        ]),
-      ),
+      tx.applyFacts([absorbed, kept].flatMap((uuid, i) => newPerson(uuid, `merge-${i}`))),
     )
     let mergeLoaded!: () => void
     const loadedByMerge = new Promise<void>((resolve) => {
@@ -209,20 +174,7 @@ describe('identity store under concurrent transactions on PostgreSQL', () => {
         await tx.applyFacts(loaded.persons.map(bump))
         return loaded.persons[0]?.version
       })
-    await mine.transaction((tx) =>
-      tx.applyFacts([
-        {
-          type: 'person_created',
-          teamId: 1,
-          uuid,
-          createdAt: '2026-01-01T00:00:00.000Z',
-          properties: {},
-          isIdentified: false,
-          version: 0,
-        },
-        { type: 'distinct_id_assigned', teamId: 1, distinctId: 'cached-id', personUuid: uuid, version: 0 },
-      ]),
-    )
+    await mine.transaction((tx) => tx.applyFacts(newPerson(uuid, 'cached-id')))
     expect(await loadAndBump(mine)).toBe(0) // now cached at version 1
     expect(await loadAndBump(theirs)).toBe(1) // version 2, behind my back
     expect(await loadAndBump(mine)).toBe(2)

@@ -1,0 +1,205 @@
+import { type RawBuilder, sql, type Transaction } from 'kysely'
+import type { IdentityReferences, LoadedIdentities, StoredPerson } from '../../ports/identity-store.ts'
+import type { PostgresTables } from '../../schema/postgres/tables.ts'
+import { groupBy, inChunks } from './collections.ts'
+import type { IdentityCache } from './identity-cache.ts'
+
+type Tx = Transaction<PostgresTables>
+
+/** A person the batch's distinct ids pointed to was absorbed by a merge before we could lock it. */
+export class StaleDistinctIdsError extends Error {
+  override readonly name = 'StaleDistinctIdsError'
+  constructor() {
+    super('a person was merged away between reading its distinct ids and locking it')
+  }
+}
+
+export interface CacheUse {
+  cache: IdentityCache
+  exclusive: boolean
+}
+
+/**
+ * Only person rows (sorted by uuid) and group rows are locked, each set in a fixed order, so two
+ * processes merging the same persons queue behind each other instead of deadlocking. Distinct id
+ * rows are read without a lock: an id changes person only when a merge absorbs (deletes) its
+ * person under that person's lock, so a person that is gone once we hold the locks means the ids
+ * were read stale, and the batch runs again. An id created meanwhile fails our INSERT the same way.
+ */
+export async function loadIdentities(
+  tx: Tx,
+  references: IdentityReferences,
+  { cache, exclusive }: CacheUse,
+): Promise<LoadedIdentities> {
+  const assigned: { teamId: number; distinctId: string; personUuid: string; version: number }[] = []
+  const mergeable = new Set<string>()
+  const personless: LoadedIdentities['personless'] = []
+  const idsByTeam = groupBy(references.distinctIds, (r) => r.teamId)
+  for (const teamId of [...idsByTeam.keys()].sort((a, b) => a - b)) {
+    const references = idsByTeam.get(teamId)!
+    const merging = new Set(references.filter((r) => r.mayMerge).map((r) => r.distinctId))
+    const assign = (distinctId: string, personUuid: string, version: number) => {
+      assigned.push({ teamId, distinctId, personUuid, version })
+      if (merging.has(distinctId)) mergeable.add(personUuid)
+    }
+    const unknown: string[] = []
+    for (const distinctId of new Set(references.map((r) => r.distinctId))) {
+      const cached = cache.distinctId(teamId, distinctId)
+      if (cached) assign(distinctId, cached.personUuid, cached.version)
+      else unknown.push(distinctId)
+    }
+    for (const chunk of inChunks(unknown, 5000)) {
+      // The id's person, or — only an id without a person can be one a personless event used —
+      // its personless row: null person and version then.
+      const rows = await jsonRows<
+        [
+          distinctId: string,
+          personUuid: string | null,
+          version: number | null,
+          personlessMerged: boolean | null,
+        ]
+      >(
+        tx,
+        sql`SELECT json_build_array(w.id, d.person_uuid, d.version, p.is_merged) AS row
+          FROM unnest(${chunk}::text[]) AS w(id)
+          LEFT JOIN person_distinct_ids d ON d.team_id = ${teamId} AND d.distinct_id = w.id
+          LEFT JOIN personless_distinct_ids p
+            ON d.distinct_id IS NULL AND p.team_id = ${teamId} AND p.distinct_id = w.id
+          WHERE d.distinct_id IS NOT NULL OR p.distinct_id IS NOT NULL`,
+      )
+      for (const [distinctId, personUuid, version, personlessMerged] of rows) {
+        if (personUuid === null) personless.push({ teamId, distinctId, isMerged: personlessMerged === true })
+        else assign(distinctId, personUuid, version ?? 0)
+      }
+    }
+  }
+
+  const persons = new Map<string, StoredPerson>()
+  const personUuids = [...new Set(assigned.map((a) => a.personUuid))].sort()
+  const useCached = (uuid: string, version?: number) => {
+    const cached = cache.person(uuid)
+    if (cached === undefined || (version !== undefined && cached.version !== version)) return false
+    persons.set(uuid, { ...cached, distinctIds: [] })
+    return true
+  }
+  if (exclusive) {
+    // alone on the database: a cached person is the row itself, and there is no one to lock out
+    await readPersons(
+      tx,
+      personUuids.filter((uuid) => !useCached(uuid)),
+      false,
+      persons,
+    )
+  } else if (!personUuids.some((uuid) => cache.person(uuid) !== undefined)) {
+    await readPersons(tx, personUuids, true, persons)
+  } else {
+    // Another process may have changed a cached person: lock every row, and read again only those
+    // whose version moved since.
+    const stale: string[] = []
+    for (const chunk of inChunks(personUuids, 5000)) {
+      const rows = await jsonRows<[uuid: string, version: number]>(
+        tx,
+        sql`SELECT json_build_array(uuid, version) AS row
+          FROM (SELECT uuid, version FROM persons WHERE uuid = ANY(${chunk}::uuid[]) ORDER BY uuid FOR UPDATE) locked`,
+      )
+      for (const [uuid, version] of rows) if (!useCached(uuid, version)) stale.push(uuid)
+    }
+    await readPersons(tx, stale, false, persons)
+  }
+  if (persons.size < personUuids.length) throw new StaleDistinctIdsError()
+
+  // A person a merge may absorb moves all its ids: read them now that no one else can change them.
+  const complete = [...mergeable].sort()
+  for (const chunk of inChunks(complete, 5000)) {
+    const rows = await jsonRows<[personUuid: string, distinctId: string, version: number]>(
+      tx,
+      sql`SELECT json_build_array(person_uuid, distinct_id, version) AS row FROM person_distinct_ids
+        WHERE person_uuid = ANY(${chunk}::uuid[]) ORDER BY distinct_id`,
+    )
+    for (const [personUuid, distinctId, version] of rows)
+      persons.get(personUuid)?.distinctIds.push({ distinctId, version })
+  }
+  for (const a of assigned) {
+    if (!mergeable.has(a.personUuid))
+      persons.get(a.personUuid)?.distinctIds.push({ distinctId: a.distinctId, version: a.version })
+  }
+
+  const groupTypeTeams = [...new Set(references.groupTypeTeams)]
+  const groupTypes =
+    groupTypeTeams.length === 0
+      ? []
+      : (
+          await tx
+            .selectFrom('group_type_mappings')
+            .select(['team_id', 'group_type', 'group_type_index'])
+            .where('team_id', 'in', groupTypeTeams)
+            .execute()
+        ).map((r) => ({ teamId: r.team_id, groupType: r.group_type, groupTypeIndex: r.group_type_index }))
+
+  const indexOf = new Map(groupTypes.map((t) => [`${t.teamId}:${t.groupType}`, t.groupTypeIndex]))
+  const groups: LoadedIdentities['groups'] = []
+  const wanted = references.groups
+    .map((g) => ({ teamId: g.teamId, index: indexOf.get(`${g.teamId}:${g.groupType}`), key: g.groupKey }))
+    .filter((g): g is { teamId: number; index: number; key: string } => g.index !== undefined)
+    .sort((a, b) => a.teamId - b.teamId || a.index - b.index || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  for (const chunk of inChunks(wanted, 1000)) {
+    const rows = await sql<{
+      team_id: number
+      group_type_index: number
+      group_key: string
+      group_properties: Record<string, unknown>
+      created_at: Date
+      version: number
+    }>`SELECT team_id, group_type_index, group_key, group_properties, created_at, version FROM groups
+      WHERE (team_id, group_type_index, group_key) IN (${sql.join(chunk.map((g) => sql`(${g.teamId}::integer, ${g.index}::smallint, ${g.key}::text)`))})
+      ORDER BY team_id, group_type_index, group_key FOR UPDATE`.execute(tx)
+    for (const row of rows.rows) {
+      groups.push({
+        teamId: row.team_id,
+        groupTypeIndex: row.group_type_index,
+        groupKey: row.group_key,
+        properties: row.group_properties,
+        createdAt: row.created_at.toISOString(),
+        version: Number(row.version),
+      })
+    }
+  }
+  return { persons: [...persons.values()], personless, groupTypes, groups }
+}
+
+/** Reads persons whole, and locks them (in uuid order) when asked to. */
+async function readPersons(
+  tx: Tx,
+  uuids: readonly string[],
+  lock: boolean,
+  into: Map<string, StoredPerson>,
+): Promise<void> {
+  for (const chunk of inChunks([...uuids].sort(), 5000)) {
+    const rows = await jsonRows<
+      [
+        uuid: string,
+        teamId: number,
+        createdAtMs: number,
+        properties: Record<string, unknown>,
+        isIdentified: boolean,
+        version: number,
+      ]
+    >(
+      tx,
+      sql`SELECT json_build_array(uuid, team_id, floor(extract(epoch FROM created_at) * 1000)::bigint,
+          properties, is_identified, version) AS row
+        FROM (SELECT * FROM persons WHERE uuid = ANY(${chunk}::uuid[]) ORDER BY uuid ${sql.raw(lock ? 'FOR UPDATE' : '')}) rows`,
+    )
+    for (const [uuid, teamId, createdAtMs, properties, isIdentified, version] of rows) {
+      const createdAt = new Date(createdAtMs).toISOString()
+      into.set(uuid, { teamId, uuid, createdAt, properties, isIdentified, version, distinctIds: [] })
+    }
+  }
+}
+
+/** Rows of a `SELECT json_build_array(…) AS row` query, sent back as one JSON document. */
+async function jsonRows<Row>(tx: Tx, query: RawBuilder<unknown>): Promise<Row[]> {
+  const { rows } = await sql<{ rows: string }>`SELECT coalesce(json_agg(q.row), '[]')::text AS rows
+    FROM (${query}) q`.execute(tx)
+  return JSON.parse(rows[0]!.rows) as Row[]
+}
