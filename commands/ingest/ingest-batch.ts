@@ -192,13 +192,13 @@ function ingestBatch(deps: IngestDeps, publisher: FactPublisher): (batch: LogBat
       applied.catch(() => {}) // awaited below: until then a rejection must not count as unhandled
       await yieldToEventLoop()
       const records = [...factRecords(facts), ...freshDeadLetters]
-      const outboxAdded = records.length > 0 ? tx.addToOutbox(records) : null
-      outboxAdded?.catch(() => {})
-      await applied
       if (lastOffset + 1 > consumed) {
         const firstOffset = Math.max(consumed, batch.messages[0]!.offset)
         await tx.commitOffset(deps.groupId, batch.topic, batch.partition, firstOffset, lastOffset + 1)
       }
+      const outboxAdded = records.length > 0 ? tx.addToOutbox(records) : null
+      outboxAdded?.catch(() => {})
+      await applied
       const outboxId = await outboxAdded
       return {
         outboxId,

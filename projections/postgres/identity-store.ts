@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from 'kysely'
+import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely'
 import {
   IdentityDataRefusedError,
   type IdentityStore,
@@ -53,9 +53,12 @@ export function postgresIdentityStore(
       for (let attempt = 1; ; attempt++) {
         const changes: IdentityChanges = { persons: [], deletedPersons: [], distinctIds: [] }
         try {
-          const result = await db
-            .transaction()
-            .execute((tx) => work(identityTransaction(tx, reading, changes)))
+          const result = await db.transaction().execute(async (tx) => {
+            const transaction = identityTransaction(tx, reading, changes)
+            const result = await work(transaction)
+            await transaction.flush()
+            return result
+          })
           cache.remember(changes)
           return result
         } catch (error) {
@@ -116,15 +119,30 @@ function sqlState(error: unknown): string | undefined {
   return undefined
 }
 
-async function consumedOffset(db: Kysely<PostgresTables>, groupId: string, topic: string, partition: number) {
-  const row = await db
-    .selectFrom('consumer_offsets')
-    .select('next_offset')
-    .where('group_id', '=', groupId)
-    .where('topic', '=', topic)
-    .where('partition', '=', partition)
-    .executeTakeFirst()
+async function consumedOffset(
+  db: Kysely<PostgresTables>,
+  groupId: string,
+  topic: string,
+  partition: number,
+  writingFirst: readonly RawBuilder<unknown>[] = [],
+) {
+  const { rows } = await withWrites(
+    writingFirst,
+    sql`SELECT next_offset FROM consumer_offsets
+      WHERE group_id = ${groupId} AND topic = ${topic} AND partition = ${partition}`,
+  ).execute(db)
+  const row = rows[0] as { next_offset: number | string } | undefined
   return row === undefined ? undefined : Number(row.next_offset)
+}
+
+/** `statement`, with data-modifying CTEs in front that the database runs in the same round trip. */
+function withWrites(
+  writes: readonly RawBuilder<unknown>[],
+  statement: RawBuilder<unknown>,
+): RawBuilder<unknown> {
+  if (writes.length === 0) return statement
+  const ctes = writes.map((write, i) => sql`${sql.raw(`pending_${i}`)} AS (${write})`)
+  return sql`WITH ${sql.join(ctes)} ${statement}`
 }
 
 async function deleteOutbox(db: Kysely<PostgresTables>, ids: readonly string[]) {
@@ -132,7 +150,24 @@ async function deleteOutbox(db: Kysely<PostgresTables>, ids: readonly string[]) 
   await db.deleteFrom('fact_outbox').where('id', 'in', ids.map(Number)).execute()
 }
 
-function identityTransaction(tx: Tx, reading: CacheUse, changes: IdentityChanges): IdentityTransaction {
+/**
+ * Small writes that need no answer — deleting published outbox entries, recording the consumed
+ * offset — wait and ride along with the transaction's next statement (or go alone before the
+ * commit), so a batch costs fewer round trips.
+ */
+function identityTransaction(
+  tx: Tx,
+  reading: CacheUse,
+  changes: IdentityChanges,
+): IdentityTransaction & { flush(): Promise<void> } {
+  let outboxDeletes: RawBuilder<unknown>[] = []
+  let offsetWrites: RawBuilder<unknown>[] = []
+  const takeAll = () => {
+    const writes = [...outboxDeletes, ...offsetWrites]
+    outboxDeletes = []
+    offsetWrites = []
+    return writes
+  }
   const loaded: Loaded = {
     persons: new Set(),
     distinctIds: new Set(),
@@ -140,7 +175,13 @@ function identityTransaction(tx: Tx, reading: CacheUse, changes: IdentityChanges
     unmergedPersonless: new Set(),
   }
   return {
-    consumedOffset: (groupId, topic, partition) => consumedOffset(tx, groupId, topic, partition),
+    async consumedOffset(groupId, topic, partition) {
+      // a recorded offset must be written before it is read back; deletions can ride along
+      if (offsetWrites.length > 0) await withWrites(takeAll(), sql`SELECT 1`).execute(tx)
+      const deletes = outboxDeletes
+      outboxDeletes = []
+      return consumedOffset(tx, groupId, topic, partition, deletes)
+    },
     async load(references) {
       const identities = await loadIdentities(tx, references, reading)
       for (const person of identities.persons) {
@@ -159,22 +200,29 @@ function identityTransaction(tx: Tx, reading: CacheUse, changes: IdentityChanges
     },
     applyFacts: (facts) => applyFacts(tx, facts, loaded, changes),
     async commitOffset(groupId, topic, partition, firstOffset, nextOffset) {
-      // one round trip for both rows
-      await sql`WITH applied AS (
-          INSERT INTO ingest_batches (group_id, topic, partition, first_offset, next_offset)
-          VALUES (${groupId}, ${topic}, ${partition}, ${firstOffset}, ${nextOffset}))
-        INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
-        VALUES (${groupId}, ${topic}, ${partition}, ${nextOffset})
-        ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = excluded.next_offset`.execute(tx)
+      offsetWrites.push(
+        sql`INSERT INTO ingest_batches (group_id, topic, partition, first_offset, next_offset)
+          VALUES (${groupId}, ${topic}, ${partition}, ${firstOffset}, ${nextOffset})`,
+        sql`INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)
+          VALUES (${groupId}, ${topic}, ${partition}, ${nextOffset})
+          ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = excluded.next_offset`,
+      )
     },
-    deleteOutbox: (ids) => deleteOutbox(tx, ids),
+    async deleteOutbox(ids) {
+      if (ids.length > 0)
+        outboxDeletes.push(sql`DELETE FROM fact_outbox WHERE id = ANY(${ids.map(Number)}::bigint[])`)
+    },
     async addToOutbox(records) {
-      const row = await tx
-        .insertInto('fact_outbox')
-        .values({ records_deflated: sql`decode(${deflateOutbox(records)}, 'base64')` })
-        .returning('id')
-        .executeTakeFirstOrThrow()
-      return String(row.id)
+      const { rows } = await withWrites(
+        takeAll(),
+        sql`INSERT INTO fact_outbox (records_deflated)
+          VALUES (decode(${deflateOutbox(records)}, 'base64')) RETURNING id`,
+      ).execute(tx)
+      return String((rows[0] as { id: number | string }).id)
+    },
+    async flush() {
+      const writes = takeAll()
+      if (writes.length > 0) await withWrites(writes, sql`SELECT 1`).execute(tx)
     },
   }
 }
