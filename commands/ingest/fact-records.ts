@@ -11,7 +11,21 @@ import type { Fact } from '../../schema/facts.ts'
 import { Topics } from '../../schema/topics.ts'
 
 /** `2026-01-02T03:04:05.678Z` → `2026-01-02 03:04:05.678` (or without ms), as ClickHouse reads it. */
+let lastIso = ''
+let lastTime = ''
+
 export function clickHouseTime(iso: string, withMilliseconds = true): string {
+  // an event's times, and the events of one request, mostly share a value
+  if (withMilliseconds && iso === lastIso) return lastTime
+  const time = formatClickHouseTime(iso, withMilliseconds)
+  if (withMilliseconds) {
+    lastIso = iso
+    lastTime = time
+  }
+  return time
+}
+
+function formatClickHouseTime(iso: string, withMilliseconds: boolean): string {
   // the shape toISOString gives, which is nearly every time ingest sees
   if (iso.length === 24 && iso[10] === 'T' && iso[19] === '.' && iso[23] === 'Z')
     return withMilliseconds

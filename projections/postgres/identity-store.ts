@@ -47,7 +47,7 @@ export function postgresIdentityStore(
   options: IdentityStoreOptions = {},
 ): IdentityStore {
   const cache = identityCache(options.cachedEntries ?? 100_000)
-  const reading: CacheUse = { cache, exclusive: options.exclusive ?? false }
+  const reading: Omit<CacheUse, 'read'> = { cache, exclusive: options.exclusive ?? false }
   return {
     async transaction(work) {
       for (let attempt = 1; ; attempt++) {
@@ -157,7 +157,7 @@ async function deleteOutbox(db: Kysely<PostgresTables>, ids: readonly string[]) 
  */
 function identityTransaction(
   tx: Tx,
-  reading: CacheUse,
+  reading: Omit<CacheUse, 'read'>,
   changes: IdentityChanges,
 ): IdentityTransaction & { flush(): Promise<void> } {
   let outboxDeletes: RawBuilder<unknown>[] = []
@@ -183,15 +183,11 @@ function identityTransaction(
       return consumedOffset(tx, groupId, topic, partition, deletes)
     },
     async load(references) {
-      const identities = await loadIdentities(tx, references, reading)
+      const identities = await loadIdentities(tx, references, { ...reading, read: changes })
       for (const person of identities.persons) {
         loaded.persons.add(person.uuid)
-        const { distinctIds, ...snapshot } = person
-        changes.persons.push(snapshot)
-        for (const { distinctId, version } of distinctIds) {
+        for (const { distinctId } of person.distinctIds)
           loaded.distinctIds.add(`${person.teamId}:${distinctId}`)
-          changes.distinctIds.push({ teamId: person.teamId, distinctId, personUuid: person.uuid, version })
-        }
       }
       for (const g of identities.groups) loaded.groups.add(`${g.teamId}:${g.groupTypeIndex}:${g.groupKey}`)
       for (const p of identities.personless)

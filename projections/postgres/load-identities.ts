@@ -2,7 +2,7 @@ import { type RawBuilder, sql, type Transaction } from 'kysely'
 import type { IdentityReferences, LoadedIdentities, StoredPerson } from '../../ports/identity-store.ts'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
 import { groupBy, inChunks } from './collections.ts'
-import type { IdentityCache } from './identity-cache.ts'
+import type { IdentityCache, IdentityChanges } from './identity-cache.ts'
 
 type Tx = Transaction<PostgresTables>
 
@@ -17,6 +17,8 @@ export class StaleDistinctIdsError extends Error {
 export interface CacheUse {
   cache: IdentityCache
   exclusive: boolean
+  /** Where rows read from the database go, for the cache to take them once the transaction commits. */
+  read: IdentityChanges
 }
 
 /**
@@ -29,7 +31,7 @@ export interface CacheUse {
 export async function loadIdentities(
   tx: Tx,
   references: IdentityReferences,
-  { cache, exclusive }: CacheUse,
+  { cache, exclusive, read }: CacheUse,
 ): Promise<LoadedIdentities> {
   const assigned: { teamId: number; distinctId: string; personUuid: string; version: number }[] = []
   const mergeable = new Set<string>()
@@ -69,7 +71,10 @@ export async function loadIdentities(
       )
       for (const [distinctId, personUuid, version, personlessMerged] of rows) {
         if (personUuid === null) personless.push({ teamId, distinctId, isMerged: personlessMerged === true })
-        else assign(distinctId, personUuid, version ?? 0)
+        else {
+          assign(distinctId, personUuid, version ?? 0)
+          read.distinctIds.push({ teamId, distinctId, personUuid, version: version ?? 0 })
+        }
       }
     }
   }
@@ -89,9 +94,10 @@ export async function loadIdentities(
       personUuids.filter((uuid) => !useCached(uuid)),
       false,
       persons,
+      read,
     )
   } else if (!personUuids.some((uuid) => cache.person(uuid) !== undefined)) {
-    await readPersons(tx, personUuids, true, persons)
+    await readPersons(tx, personUuids, true, persons, read)
   } else {
     // Another process may have changed a cached person: lock every row, and read again only those
     // whose version moved since.
@@ -104,7 +110,7 @@ export async function loadIdentities(
       )
       for (const [uuid, version] of rows) if (!useCached(uuid, version)) stale.push(uuid)
     }
-    await readPersons(tx, stale, false, persons)
+    await readPersons(tx, stale, false, persons, read)
   }
   if (persons.size < personUuids.length) throw new StaleDistinctIdsError()
 
@@ -173,6 +179,7 @@ async function readPersons(
   uuids: readonly string[],
   lock: boolean,
   into: Map<string, StoredPerson>,
+  read: IdentityChanges,
 ): Promise<void> {
   for (const chunk of inChunks([...uuids].sort(), 5000)) {
     const rows = await jsonRows<
@@ -192,6 +199,7 @@ async function readPersons(
     )
     for (const [uuid, teamId, createdAtMs, properties, isIdentified, version] of rows) {
       const createdAt = new Date(createdAtMs).toISOString()
+      read.persons.push({ teamId, uuid, createdAt, properties, isIdentified, version })
       into.set(uuid, { teamId, uuid, createdAt, properties, isIdentified, version, distinctIds: [] })
     }
   }
