@@ -17,11 +17,10 @@ export function decideGroupTypes(
   teamId: number,
   groupTypes: readonly string[],
 ): GroupTypeDecision {
-  const used = new Set<number>()
-  const prefix = identityKey(teamId, '')
-  for (const [key, index] of state.groupTypes) if (key.startsWith(prefix)) used.add(index)
   const indexes = new Map<string, number>()
   const facts: Fact[] = []
+  // the indexes the team uses, gathered only when a new type needs one
+  let used: Set<number> | undefined
   for (const groupType of groupTypes) {
     if (indexes.has(groupType)) continue
     const known = state.groupTypes.get(identityKey(teamId, groupType))
@@ -29,9 +28,15 @@ export function decideGroupTypes(
       indexes.set(groupType, known)
       continue
     }
-    const free = [0, 1, 2, 3, 4].slice(0, maxGroupTypes).find((i) => !used.has(i))
+    if (used === undefined) {
+      used = new Set(indexes.values())
+      const prefix = identityKey(teamId, '')
+      for (const [key, index] of state.groupTypes) if (key.startsWith(prefix)) used.add(index)
+    }
+    const taken = used
+    const free = [0, 1, 2, 3, 4].slice(0, maxGroupTypes).find((i) => !taken.has(i))
     if (free === undefined) continue
-    used.add(free)
+    taken.add(free)
     indexes.set(groupType, free)
     facts.push({ type: 'group_type_assigned', teamId, groupType, groupTypeIndex: free })
   }

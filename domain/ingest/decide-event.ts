@@ -19,6 +19,10 @@ export interface EventDecision {
 }
 
 const maxDistinctIdLength = 400
+const personUpdateKeys = ['$set', '$set_once', '$unset']
+const processPersonProfileKey = ['$process_person_profile']
+const ipKey = ['$ip']
+const elementKeys = ['$elements', '$elements_chain']
 const personlessForbidden = new Set(['$identify', '$create_alias', '$merge_dangerously', '$groupidentify'])
 const untouchingPersons = new Set(['$exception', '$$heatmap'])
 // The person PostHog stamps on personless events of ids that never had a person.
@@ -60,14 +64,14 @@ export function decideEvent(state: IdentityState, team: TeamSettings, event: Pip
 
   let properties = withAutoPersonProperties(event.event, { ...event.properties })
   if (personless || event.event === '$groupidentify') {
-    properties = withoutKeys(properties, ['$set', '$set_once', '$unset'])
+    properties = withoutKeys(properties, personUpdateKeys)
   }
-  if (!personless) properties = withoutKeys(properties, ['$process_person_profile'])
+  if (!personless) properties = withoutKeys(properties, processPersonProfileKey)
   if (!Object.hasOwn(properties, '$ip') && event.ip !== null) properties.$ip = event.ip
-  if (team.anonymizeIps) properties = withoutKeys(properties, ['$ip'])
+  if (team.anonymizeIps) properties = withoutKeys(properties, ipKey)
   if (event.sentAt !== null) properties.$sent_at = event.sentAt
   const elementsChain = elementsChainOf(properties)
-  properties = withoutKeys(properties, ['$elements', '$elements_chain'])
+  properties = withoutKeys(properties, elementKeys)
 
   let person: EventPerson
   let personMode: IngestedEvent['personMode'] = 'full'

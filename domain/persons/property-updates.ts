@@ -32,13 +32,14 @@ export function applyPropertyUpdates(
 ): Record<string, unknown> | undefined {
   const next: Record<string, unknown> = { ...properties }
   let changed = false
-  for (const [key, value] of Object.entries(updates.setOnce)) {
+  for (const key of Object.keys(updates.setOnce)) {
     if (!Object.hasOwn(next, key)) {
-      defineProperty(next, key, value)
+      defineProperty(next, key, updates.setOnce[key])
       changed = true
     }
   }
-  for (const [key, value] of Object.entries(updates.set)) {
+  for (const key of Object.keys(updates.set)) {
+    const value = updates.set[key]
     if (!Object.hasOwn(next, key) || !sameValue(next[key], value)) {
       defineProperty(next, key, value)
       changed = true
