@@ -39,7 +39,8 @@ export function parseCommand(
     .slice(0, maxEventNameLength)
     .replaceAll('\0', replacement)
 
-  const properties: Record<string, unknown> = isObject(data.properties) ? { ...data.properties } : {}
+  // freshly parsed, so ours to extend without a copy
+  const properties: Record<string, unknown> = isObject(data.properties) ? data.properties : {}
   for (const key of ['$set', '$set_once'] as const) {
     const topLevel = data[key]
     if (isObject(topLevel))
