@@ -64,10 +64,11 @@ export async function loadIdentities(
         tx,
         sql`SELECT json_build_array(w.id, d.person_uuid, d.version, p.is_merged) AS row
           FROM unnest(${chunk}::text[]) AS w(id)
-          LEFT JOIN person_distinct_ids d ON d.team_id = ${teamId} AND d.distinct_id = w.id
-          LEFT JOIN personless_distinct_ids p
-            ON d.distinct_id IS NULL AND p.team_id = ${teamId} AND p.distinct_id = w.id
-          WHERE d.distinct_id IS NOT NULL OR p.distinct_id IS NOT NULL`,
+          LEFT JOIN LATERAL (SELECT person_uuid, version FROM person_distinct_ids
+            WHERE team_id = ${teamId} AND distinct_id = w.id LIMIT 1) d ON true
+          LEFT JOIN LATERAL (SELECT is_merged FROM personless_distinct_ids
+            WHERE d.person_uuid IS NULL AND team_id = ${teamId} AND distinct_id = w.id LIMIT 1) p ON true
+          WHERE d.person_uuid IS NOT NULL OR p.is_merged IS NOT NULL`,
       )
       for (const [distinctId, personUuid, version, personlessMerged] of rows) {
         if (personUuid === null) personless.push({ teamId, distinctId, isMerged: personlessMerged === true })
@@ -105,8 +106,9 @@ export async function loadIdentities(
     for (const chunk of inChunks(personUuids, 5000)) {
       const rows = await jsonRows<[uuid: string, version: number]>(
         tx,
-        sql`SELECT json_build_array(uuid, version) AS row
-          FROM (SELECT uuid, version FROM persons WHERE uuid = ANY(${chunk}::uuid[]) ORDER BY uuid FOR UPDATE) locked`,
+        sql`SELECT json_build_array(p.uuid, p.version) AS row
+          FROM unnest(${chunk}::uuid[]) AS w(uuid)
+          CROSS JOIN LATERAL (SELECT uuid, version FROM persons WHERE uuid = w.uuid LIMIT 1 FOR UPDATE) p`,
       )
       for (const [uuid, version] of rows) if (!useCached(uuid, version)) stale.push(uuid)
     }
@@ -119,8 +121,11 @@ export async function loadIdentities(
   for (const chunk of inChunks(complete, 5000)) {
     const rows = await jsonRows<[personUuid: string, distinctId: string, version: number]>(
       tx,
-      sql`SELECT json_build_array(person_uuid, distinct_id, version) AS row FROM person_distinct_ids
-        WHERE person_uuid = ANY(${chunk}::uuid[]) ORDER BY distinct_id`,
+      sql`SELECT json_build_array(w.uuid, d.distinct_id, d.version) AS row
+        FROM unnest(${chunk}::uuid[]) AS w(uuid)
+        CROSS JOIN LATERAL (SELECT distinct_id, version FROM person_distinct_ids
+          WHERE person_uuid = w.uuid OFFSET 0) d
+        ORDER BY d.distinct_id`,
     )
     for (const [personUuid, distinctId, version] of rows)
       persons.get(personUuid)?.distinctIds.push({ distinctId, version })
@@ -173,6 +178,12 @@ export async function loadIdentities(
   return { persons: [...persons.values()], personless, groupTypes, groups }
 }
 
+// Rows are looked up one key at a time from `unnest(keys)` through a LATERAL subquery (with LIMIT or
+// OFFSET, which the planner cannot fold into a join), so each is an index probe, and persons are
+// locked in the order of their sorted keys: given `= ANY(array)` or a join with a thousand keys,
+// PostgreSQL estimates a sequential scan or a hash join over the whole table cheaper, and reads
+// every row on every batch.
+
 /** Reads persons whole, and locks them (in uuid order) when asked to. */
 async function readPersons(
   tx: Tx,
@@ -193,9 +204,10 @@ async function readPersons(
       ]
     >(
       tx,
-      sql`SELECT json_build_array(uuid, team_id, floor(extract(epoch FROM created_at) * 1000)::bigint,
-          properties, is_identified, version) AS row
-        FROM (SELECT * FROM persons WHERE uuid = ANY(${chunk}::uuid[]) ORDER BY uuid ${sql.raw(lock ? 'FOR UPDATE' : '')}) rows`,
+      sql`SELECT json_build_array(p.uuid, p.team_id, floor(extract(epoch FROM p.created_at) * 1000)::bigint,
+          p.properties, p.is_identified, p.version) AS row
+        FROM unnest(${chunk}::uuid[]) AS w(uuid)
+        CROSS JOIN LATERAL (SELECT * FROM persons WHERE uuid = w.uuid LIMIT 1 ${sql.raw(lock ? 'FOR UPDATE' : '')}) p`,
     )
     for (const [uuid, teamId, createdAtMs, properties, isIdentified, version] of rows) {
       const createdAt = new Date(createdAtMs).toISOString()
