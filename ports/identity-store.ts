@@ -83,7 +83,8 @@ export interface IdentityStore {
   /** Runs `work` in one transaction; retried from the start when it loses a lock race. */
   transaction<T>(work: (tx: IdentityTransaction) => Promise<T>): Promise<T>
   consumedOffset(groupId: string, topic: string, partition: number): Promise<number | undefined>
-  pendingOutbox(limit: number): Promise<OutboxEntry[]>
+  /** Outbox entries in commit order; only those committed at least `olderThanSeconds` ago when given. */
+  pendingOutbox(limit: number, olderThanSeconds?: number): Promise<OutboxEntry[]>
   deleteOutbox(ids: readonly string[]): Promise<void>
   /** The ranges of the command log in the order they were applied (for a replay to follow). */
   appliedBatches(groupId: string): Promise<AppliedBatch[]>

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { flushOutbox } from '../../commands/ingest/fact-publisher.ts'
+import { flushOutbox, startOutboxSweeper } from '../../commands/ingest/fact-publisher.ts'
 import { createIngestBatchHandler } from '../../commands/ingest/ingest-batch.ts'
 import { createCommandIntake } from '../../commands/intake/accept-commands.ts'
 import { createTokenCache } from '../../commands/projects/token-cache.ts'
@@ -76,6 +76,8 @@ export async function startSluice(
     let ingest: Subscription | null = null
     if (roles.has('ingest')) {
       await flushOutbox({ log, identities })
+      const sweeper = startOutboxSweeper({ log, identities, logger })
+      closers.push(() => sweeper.stop())
       const handler = createIngestBatchHandler({
         identities,
         tokens,

@@ -102,16 +102,50 @@ async function appendRecords(log: Log, records: readonly OutboxRecord[]): Promis
   )
 }
 
-/** Publishes, in commit order, what was committed but not published (by a crashed process, or a failed publish). */
-export async function flushOutbox(deps: PublishDeps): Promise<number> {
+/**
+ * Publishes, in commit order, what was committed but not published (by a crashed process, or a
+ * failed publish); with `olderThanSeconds`, only entries that old — younger ones are still on
+ * their way with the process that committed them.
+ */
+export async function flushOutbox(deps: PublishDeps, olderThanSeconds?: number): Promise<number> {
   let published = 0
   for (;;) {
-    const pending = await deps.identities.pendingOutbox(100)
+    const pending = await deps.identities.pendingOutbox(100, olderThanSeconds)
     if (pending.length === 0) return published
     for (const entry of pending) {
       await appendRecords(deps.log, entry.records)
       await deps.identities.deleteOutbox([entry.id])
       published++
     }
+  }
+}
+
+/**
+ * Every few seconds, publishes the outbox entries a process committed and then never published —
+ * it was killed, or lost its partitions — so their facts do not wait for that process to start
+ * again. An entry published twice is harmless (events are deduplicated by uuid, rows by version).
+ */
+export function startOutboxSweeper(
+  deps: PublishDeps & { logger: Logger },
+  options: { everyMs: number; olderThanSeconds: number } = { everyMs: 5000, olderThanSeconds: 15 },
+): { stop(): Promise<void> } {
+  let sweeping: Promise<void> | null = null
+  const timer = setInterval(() => {
+    sweeping ??= flushOutbox(deps, options.olderThanSeconds)
+      .then((published) => {
+        if (published > 0)
+          deps.logger.info({ published }, 'published outbox entries another process left behind')
+      })
+      .catch((error: unknown) => deps.logger.warn({ err: error }, 'sweeping the outbox failed; trying again'))
+      .finally(() => {
+        sweeping = null
+      })
+  }, options.everyMs)
+  timer.unref()
+  return {
+    async stop() {
+      clearInterval(timer)
+      await sweeping
+    },
   }
 }

@@ -13,7 +13,7 @@ import type { RawEvent } from '../../schema/command.ts'
 import { Topics } from '../../schema/topics.ts'
 import { buildCaptureCommands } from '../capture/build-commands.ts'
 import { createTokenCache } from '../projects/token-cache.ts'
-import { flushOutbox } from './fact-publisher.ts'
+import { flushOutbox, startOutboxSweeper } from './fact-publisher.ts'
 import { createIngestBatchHandler } from './ingest-batch.ts'
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} }
@@ -241,6 +241,33 @@ describe('ingesting a batch of commands (PGlite + embedded log)', () => {
     await h.drain()
     const published = await log.read(Topics.events, 0, eventsBefore, 10)
     expect(published.map((m) => JSON.parse(m.value).event)).toEqual(['first', 'second'])
+    expect(await db.selectFrom('fact_outbox').select('id').execute()).toEqual([])
+  })
+
+  it('publishes what a killed process committed and never published, without waiting for it to restart', async () => {
+    const batch = await appendEvents([{ event: 'orphaned', distinct_id: 'user-5' }])
+    const eventsBefore = await topicSize(Topics.events)
+    const dying = handler({
+      ...log,
+      append: async (topic, records) => {
+        if (topic !== Topics.commands) throw new Error('killed before publishing')
+        return log.append(topic, records)
+      },
+    })
+    await dying.apply(batch)
+    await expect(dying.drain()).rejects.toThrow('killed before publishing')
+    const sweeper = startOutboxSweeper(
+      { log, identities: postgresIdentityStore(db), logger: quiet },
+      { everyMs: 20, olderThanSeconds: 0 },
+    )
+    try {
+      for (let i = 0; i < 200 && (await topicSize(Topics.events)) === eventsBefore; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+    } finally {
+      await sweeper.stop()
+    }
+    const [published] = await log.read(Topics.events, 0, eventsBefore, 10)
+    expect(JSON.parse(published!.value).event).toBe('orphaned')
     expect(await db.selectFrom('fact_outbox').select('id').execute()).toEqual([])
   })
 })

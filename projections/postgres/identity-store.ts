@@ -72,10 +72,13 @@ export function postgresIdentityStore(
       }
     },
     consumedOffset: (groupId, topic, partition) => consumedOffset(db, groupId, topic, partition),
-    async pendingOutbox(limit) {
+    async pendingOutbox(limit, olderThanSeconds) {
       const rows = await db
         .selectFrom('fact_outbox')
         .select(['id', 'records', 'records_deflated'])
+        .$if(olderThanSeconds !== undefined, (query) =>
+          query.where(sql<boolean>`created_at < now() - make_interval(secs => ${olderThanSeconds})`),
+        )
         .orderBy('id')
         .limit(limit)
         .execute()

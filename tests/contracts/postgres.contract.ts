@@ -218,7 +218,10 @@ export function postgresContract(
       expect(await store.appliedBatches('ingest')).toEqual([
         { topic: 'events_plugin_ingestion', partition: 0, firstOffset: 0, nextOffset: 10 },
       ])
+      // an entry just committed is not yet one a crashed process left behind
+      expect(await store.pendingOutbox(10, 60)).toEqual([])
       const pending = await store.pendingOutbox(10)
+      expect(await store.pendingOutbox(10, 0)).toEqual(pending)
       expect(pending.map((p) => p.records)).toEqual([
         [{ topic: 'clickhouse_person', key: uuid, value: '{"a":1}' }],
       ])
