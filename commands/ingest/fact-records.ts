@@ -37,9 +37,21 @@ function formatClickHouseTime(iso: string, withMilliseconds: boolean): string {
   return withMilliseconds ? `${date} ${seconds}.${fraction.padEnd(3, '0').slice(0, 3)}` : `${date} ${seconds}`
 }
 
-/** The fact-topic messages (PostHog's shapes) that carry a batch's facts to ClickHouse. */
+/**
+ * The fact-topic messages (PostHog's shapes) that carry a batch's facts to ClickHouse. A person or
+ * a distinct id changed several times in one batch goes out once, in its last state: ClickHouse
+ * keeps only the highest version of a row, so the earlier ones would be written only to be dropped.
+ */
 export function factRecords(facts: readonly Fact[]): OutboxRecord[] {
   const records: OutboxRecord[] = []
+  const lastChange = new Map<string, Fact>()
+  for (const fact of facts) {
+    if (fact.type === 'person_created' || fact.type === 'person_updated' || fact.type === 'person_deleted')
+      lastChange.set(fact.uuid, fact)
+    else if (fact.type === 'distinct_id_assigned')
+      lastChange.set(`${fact.teamId}\u0000${fact.distinctId}`, fact)
+  }
+  const isLast = (key: string, fact: Fact) => lastChange.get(key) === fact
   // An event's person properties are the very object its person's snapshot holds: encode it once.
   const encoded = new WeakMap<object, string>()
   const encode = (properties: Record<string, unknown>) => {
@@ -54,6 +66,7 @@ export function factRecords(facts: readonly Fact[]): OutboxRecord[] {
     switch (fact.type) {
       case 'person_created':
       case 'person_updated': {
+        if (!isLast(fact.uuid, fact)) break
         const row: PersonRow = {
           id: fact.uuid,
           created_at: clickHouseTime(fact.createdAt),
@@ -67,6 +80,7 @@ export function factRecords(facts: readonly Fact[]): OutboxRecord[] {
         break
       }
       case 'person_deleted': {
+        if (!isLast(fact.uuid, fact)) break
         const row: PersonRow = {
           id: fact.uuid,
           created_at: '1970-01-01 00:00:00.000',
@@ -80,6 +94,7 @@ export function factRecords(facts: readonly Fact[]): OutboxRecord[] {
         break
       }
       case 'distinct_id_assigned': {
+        if (!isLast(`${fact.teamId}\u0000${fact.distinctId}`, fact)) break
         const row: PersonDistinctIdRow = {
           person_id: fact.personUuid,
           team_id: fact.teamId,

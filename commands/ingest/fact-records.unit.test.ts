@@ -59,4 +59,28 @@ describe('fact records', () => {
       ],
     ])
   })
+
+  it('sends a person and a distinct id changed several times in a batch once, in the last state', () => {
+    const person = (version: number) => ({
+      type: 'person_updated' as const,
+      teamId: 2,
+      uuid: 'p1',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      properties: { v: version },
+      isIdentified: false,
+      version,
+    })
+    const records = factRecords([
+      person(1),
+      { type: 'distinct_id_assigned', teamId: 2, distinctId: 'd1', personUuid: 'p1', version: 0 },
+      person(2),
+      { type: 'distinct_id_assigned', teamId: 2, distinctId: 'd1', personUuid: 'p9', version: 1 },
+      { type: 'distinct_id_assigned', teamId: 3, distinctId: 'd1', personUuid: 'p7', version: 0 },
+    ])
+    expect(records.map((r) => [r.topic, JSON.parse(r.value).version, JSON.parse(r.value).team_id])).toEqual([
+      [Topics.persons, 2, 2],
+      [Topics.distinctIds, 1, 2],
+      [Topics.distinctIds, 0, 3],
+    ])
+  })
 })
