@@ -1,3 +1,4 @@
+import { identityKey } from '../../domain/identity/state.ts'
 import type { OutboxRecord } from '../../ports/identity-store.ts'
 import type {
   EventRow,
@@ -10,12 +11,12 @@ import type {
 import type { Fact } from '../../schema/facts.ts'
 import { Topics } from '../../schema/topics.ts'
 
-/** `2026-01-02T03:04:05.678Z` → `2026-01-02 03:04:05.678` (or without ms), as ClickHouse reads it. */
+// an event's times, and the events of one request, mostly share a value: the last one is kept
 let lastIso = ''
 let lastTime = ''
 
+/** `2026-01-02T03:04:05.678Z` → `2026-01-02 03:04:05.678` (or without ms), as ClickHouse reads it. */
 export function clickHouseTime(iso: string, withMilliseconds = true): string {
-  // an event's times, and the events of one request, mostly share a value
   if (withMilliseconds && iso === lastIso) return lastTime
   const time = formatClickHouseTime(iso, withMilliseconds)
   if (withMilliseconds) {
@@ -49,7 +50,7 @@ export function factRecords(facts: readonly Fact[]): OutboxRecord[] {
     if (fact.type === 'person_created' || fact.type === 'person_updated' || fact.type === 'person_deleted')
       lastChange.set(fact.uuid, fact)
     else if (fact.type === 'distinct_id_assigned')
-      lastChange.set(`${fact.teamId}\u0000${fact.distinctId}`, fact)
+      lastChange.set(identityKey(fact.teamId, fact.distinctId), fact)
   }
   const isLast = (key: string, fact: Fact) => lastChange.get(key) === fact
   // An event's person properties are the very object its person's snapshot holds: encode it once.
@@ -94,7 +95,7 @@ export function factRecords(facts: readonly Fact[]): OutboxRecord[] {
         break
       }
       case 'distinct_id_assigned': {
-        if (!isLast(`${fact.teamId}\u0000${fact.distinctId}`, fact)) break
+        if (!isLast(identityKey(fact.teamId, fact.distinctId), fact)) break
         const row: PersonDistinctIdRow = {
           person_id: fact.personUuid,
           team_id: fact.teamId,

@@ -20,7 +20,7 @@ export function decideGroupTypes(
   const indexes = new Map<string, number>()
   const facts: Fact[] = []
   // the indexes the team uses, gathered only when a new type needs one
-  let used: Set<number> | undefined
+  let taken: Set<number> | undefined
   for (const groupType of groupTypes) {
     if (indexes.has(groupType)) continue
     const known = state.groupTypes.get(identityKey(teamId, groupType))
@@ -28,19 +28,22 @@ export function decideGroupTypes(
       indexes.set(groupType, known)
       continue
     }
-    if (used === undefined) {
-      used = new Set(indexes.values())
-      const prefix = identityKey(teamId, '')
-      for (const [key, index] of state.groupTypes) if (key.startsWith(prefix)) used.add(index)
-    }
-    const taken = used
-    const free = [0, 1, 2, 3, 4].slice(0, maxGroupTypes).find((i) => !taken.has(i))
+    taken ??= teamGroupTypeIndexes(state, teamId)
+    const used = taken
+    const free = [0, 1, 2, 3, 4].slice(0, maxGroupTypes).find((i) => !used.has(i))
     if (free === undefined) continue
     taken.add(free)
     indexes.set(groupType, free)
     facts.push({ type: 'group_type_assigned', teamId, groupType, groupTypeIndex: free })
   }
   return { indexes, facts }
+}
+
+function teamGroupTypeIndexes(state: IdentityState, teamId: number): Set<number> {
+  const prefix = identityKey(teamId, '')
+  const used = new Set<number>()
+  for (const [key, index] of state.groupTypes) if (key.startsWith(prefix)) used.add(index)
+  return used
 }
 
 /**

@@ -90,7 +90,9 @@ export function postgresIdentityStore(
             : decodeOutbox(row.records ?? ''),
       }))
     },
-    deleteOutbox: (ids) => deleteOutbox(db, ids),
+    async deleteOutbox(ids) {
+      if (ids.length > 0) await outboxDeletion(ids).execute(db)
+    },
     async appliedBatches(groupId) {
       const rows = await db
         .selectFrom('ingest_batches')
@@ -148,10 +150,8 @@ function withWrites(
   return sql`WITH ${sql.join(ctes)} ${statement}`
 }
 
-async function deleteOutbox(db: Kysely<PostgresTables>, ids: readonly string[]) {
-  if (ids.length === 0) return
-  await db.deleteFrom('fact_outbox').where('id', 'in', ids.map(Number)).execute()
-}
+const outboxDeletion = (ids: readonly string[]) =>
+  sql`DELETE FROM fact_outbox WHERE id = ANY(${ids.map(Number)}::bigint[])`
 
 /**
  * Small writes that need no answer — deleting published outbox entries, recording the consumed
@@ -208,8 +208,7 @@ function identityTransaction(
       )
     },
     async deleteOutbox(ids) {
-      if (ids.length > 0)
-        outboxDeletes.push(sql`DELETE FROM fact_outbox WHERE id = ANY(${ids.map(Number)}::bigint[])`)
+      if (ids.length > 0) outboxDeletes.push(outboxDeletion(ids))
     },
     async addToOutbox(records) {
       const { rows } = await withWrites(
