@@ -1,5 +1,5 @@
 import { cleanDistinctId, eventUuid, tokenProblem } from '../../domain/capture/normalise.ts'
-import { correctedTimestamp, parseSentAt } from '../../domain/capture/timestamp.ts'
+import { correctedEventTime, isoTimestamp, parseSentAt } from '../../domain/capture/timestamp.ts'
 import type { CaptureCommand, RawEvent } from '../../schema/command.ts'
 import type { DecodedCapture } from './decode-request.ts'
 import { CaptureError } from './errors.ts'
@@ -32,8 +32,10 @@ export const maxCommandBytes = 1_000_000
  */
 export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContext): CaptureCommands {
   const token = tokenOf(decoded)
+  const nowMs = ctx.now.getTime()
   const now = ctx.now.toISOString()
-  const sentAt = sentAtOf(decoded.sentAt ?? sentAtFromMs(ctx.sentAtMs))
+  const sentAtMs = sentAtOf(decoded.sentAt ?? sentAtFromMs(ctx.sentAtMs))
+  const sentAt = sentAtMs === null ? null : new Date(sentAtMs).toISOString()
   const commands = decoded.events.map((event) => {
     const name = event.event
     if (typeof name !== 'string' || name === '')
@@ -52,13 +54,14 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
       now,
       token,
       event: name,
-      timestamp: correctedTimestamp({
-        timestamp: event.timestamp,
-        offset: event.offset,
-        sentAt,
-        now,
-        ignoreSentAt: properties.$ignore_sent_at === true,
-      }).timestamp,
+      timestamp: isoTimestamp(
+        correctedEventTime(
+          event.timestamp,
+          event.offset,
+          properties.$ignore_sent_at === true ? null : sentAtMs,
+          nowMs,
+        ),
+      ),
     }
     if (sentAt !== null) command.sent_at = sentAt
     if (ctx.siteUrl !== undefined) command.site_url = ctx.siteUrl
@@ -136,10 +139,9 @@ function uuidOf(event: RawEvent, ctx: CaptureContext): string {
   )
 }
 
-/** The send time as ISO 8601 UTC, or null when absent or not RFC 3339 (then it is ignored). */
-function sentAtOf(value: string | null): string | null {
-  const ms = value === null ? null : parseSentAt(value)
-  return ms === null ? null : new Date(ms).toISOString()
+/** The send time in epoch ms, or null when absent or not RFC 3339 (then it is ignored). */
+function sentAtOf(value: string | null): number | null {
+  return value === null ? null : parseSentAt(value)
 }
 
 function sentAtFromMs(value: string | undefined): string | null {
@@ -150,6 +152,9 @@ function sentAtFromMs(value: string | undefined): string | null {
 }
 
 function checkSize(command: CaptureCommand): void {
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: most events are far enough below the limit
+  // that their bytes need not be counted.
+  if (6 * (command.data.length + (command.event?.length ?? 0)) + 4096 <= maxCommandBytes) return
   const dataBytes = Buffer.byteLength(command.data)
   // Embedding `data` as a JSON string at most doubles it (quotes and backslashes gain a backslash),
   // so the whole message is measured only when it could be near the limit.

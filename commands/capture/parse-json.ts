@@ -9,12 +9,9 @@ export const maxJsonDepth = 128
 
 /** JSON.parse with a nesting limit, and lone UTF-16 surrogates replaced by U+FFFD. */
 export function parseCaptureJson(text: string): unknown {
-  const depth = nestingDepth(text)
-  if (depth > maxJsonDepth) {
-    throw new CaptureError('invalid_json', `The payload is nested deeper than ${maxJsonDepth} levels.`)
-  }
   let value: unknown
   try {
+    // V8's JSON.parse is not recursive, so any depth parses; the limit is checked on the result.
     value = JSON.parse(text)
   } catch (error) {
     throw new CaptureError(
@@ -22,33 +19,33 @@ export function parseCaptureJson(text: string): unknown {
       `The payload is not valid JSON: ${(error as Error).message.slice(0, 200)}`,
     )
   }
+  if (nestedDeeperThan(value, maxJsonDepth)) {
+    throw new CaptureError('invalid_json', `The payload is nested deeper than ${maxJsonDepth} levels.`)
+  }
   // A `\ud800` escape can carry half a surrogate pair, which Postgres jsonb refuses; PostHog's
   // capture replaces them too. Raw text cannot hold one: it was decoded from UTF-8.
   return /\\u[dD][89a-fA-F]/.test(text) ? withWellFormedStrings(value) : value
 }
 
-function nestingDepth(text: string): number {
-  let depth = 0
-  let deepest = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (inString) {
-      if (code === 0x5c) i++
-      else if (code === 0x22) inString = false
-    } else if (code === 0x22) {
-      inString = true
-    } else if (code === 0x7b || code === 0x5b) {
-      depth++
-      if (depth > deepest) {
-        deepest = depth
-        if (deepest > maxJsonDepth) return deepest
+/** Walks objects and arrays only (depth first, so a deep chain is caught on the way down). */
+function nestedDeeperThan(root: unknown, limit: number): boolean {
+  if (typeof root !== 'object' || root === null) return false
+  const nodes: object[] = [root]
+  const depths: number[] = [1]
+  while (nodes.length > 0) {
+    const node = nodes.pop()
+    const depth = depths.pop() as number
+    if (depth > limit) return true
+    const children: unknown[] = Array.isArray(node) ? node : Object.values(node as object)
+    for (let i = 0; i < children.length; i++) {
+      const child = children[i]
+      if (typeof child === 'object' && child !== null) {
+        nodes.push(child)
+        depths.push(depth + 1)
       }
-    } else if (code === 0x7d || code === 0x5d) {
-      depth--
     }
   }
-  return deepest
+  return false
 }
 
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g

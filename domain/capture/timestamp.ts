@@ -26,45 +26,91 @@ export function correctedTimestamp(input: TimestampInput): {
   timestamp: string
   warnings: TimestampWarning[]
 } {
-  const warnings: TimestampWarning[] = []
   const now = parseTimestamp(input.now)
   if (now === null) throw new RangeError(`server time is not a timestamp: ${input.now}`)
-  let result = now
-
+  const warnings: TimestampWarning[] = []
   let sentAt: number | null = null
   if (input.sentAt !== null && !input.ignoreSentAt) {
     sentAt = parseSentAt(input.sentAt)
     if (sentAt === null)
       warnings.push({ field: 'sent_at', value: input.sentAt, reason: 'sent_at is not an RFC 3339 time' })
   }
+  const ms = correctedEventTime(input.timestamp, input.offset, sentAt, now, warnings)
+  return { timestamp: isoTimestamp(ms), warnings }
+}
+
+/**
+ * correctedTimestamp's arithmetic, for a caller that has parsed the request's `sent_at` (null when
+ * absent, invalid or ignored) and receive time once for all its events. Warnings go to `warnings`
+ * when given.
+ */
+export function correctedEventTime(
+  timestamp: unknown,
+  offset: unknown,
+  sentAt: number | null,
+  now: number,
+  warnings?: TimestampWarning[],
+): number {
+  let result = now
   // Only strings count, as in PostHog: a number here was never an SDK's event time.
-  if (typeof input.timestamp === 'string') {
-    const timestamp = parseTimestamp(input.timestamp)
-    if (timestamp === null) {
-      warnings.push({ field: 'timestamp', value: input.timestamp, reason: 'timestamp is not a time' })
+  if (typeof timestamp === 'string') {
+    const parsed = parseTimestamp(timestamp)
+    if (parsed === null) {
+      warnings?.push({ field: 'timestamp', value: timestamp, reason: 'timestamp is not a time' })
     } else {
-      result = sentAt === null ? timestamp : now + (timestamp - sentAt)
+      result = sentAt === null ? parsed : now + (parsed - sentAt)
     }
   }
-  if (typeof input.offset === 'number' && Number.isSafeInteger(input.offset)) result = now - input.offset
+  if (typeof offset === 'number' && Number.isSafeInteger(offset)) result = now - offset
 
   if (result - now > maxFutureMs) {
-    warnings.push({
+    warnings?.push({
       field: 'timestamp',
-      value: String(input.timestamp ?? input.offset),
+      value: String(timestamp ?? offset),
       reason: 'event timestamp is more than 23 hours in the future',
     })
     result = now
   }
   if (result < firstMsOfYear0 || result > lastMsOfYear9999) {
-    warnings.push({
-      field: 'timestamp',
-      value: String(input.timestamp),
-      reason: 'timestamp is out of bounds',
-    })
+    warnings?.push({ field: 'timestamp', value: String(timestamp), reason: 'timestamp is out of bounds' })
     result = 0
   }
-  return { timestamp: new Date(result).toISOString(), warnings }
+  return result
+}
+
+const twoDigits = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'))
+
+/**
+ * `new Date(ms).toISOString()` for the years 0–9999 that event times are clamped to, at a third
+ * of its cost (it runs once per captured event). Days to civil date after H. Hinnant's
+ * `civil_from_days`.
+ */
+export function isoTimestamp(ms: number): string {
+  const days = Math.floor(ms / 86_400_000)
+  let rest = ms - days * 86_400_000
+  const hour = Math.floor(rest / 3_600_000)
+  rest -= hour * 3_600_000
+  const minute = Math.floor(rest / 60_000)
+  rest -= minute * 60_000
+  const second = Math.floor(rest / 1000)
+  const milli = rest - second * 1000
+  const shifted = days + 719_468 // days since 0000-03-01
+  const era = Math.floor(shifted / 146_097)
+  const dayOfEra = shifted - era * 146_097
+  const yearOfEra = Math.floor(
+    (dayOfEra -
+      Math.floor(dayOfEra / 1460) +
+      Math.floor(dayOfEra / 36_524) -
+      Math.floor(dayOfEra / 146_096)) /
+      365,
+  )
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100))
+  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153)
+  const day = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1
+  const month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+  const millis = milli < 10 ? `00${milli}` : milli < 100 ? `0${milli}` : `${milli}`
+  return `${String(year).padStart(4, '0')}-${twoDigits[month]}-${twoDigits[day]}T${twoDigits[hour]}:${twoDigits[minute]}:${twoDigits[second]}.${millis}Z`
 }
 
 const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/

@@ -1,5 +1,12 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { correctedTimestamp, parseSentAt, parseTimestamp, type TimestampInput } from './timestamp.ts'
+import {
+  correctedTimestamp,
+  isoTimestamp,
+  parseSentAt,
+  parseTimestamp,
+  type TimestampInput,
+} from './timestamp.ts'
 
 const now = '2026-11-25T12:00:00.000Z'
 
@@ -126,5 +133,18 @@ describe('event time formats', () => {
     expect(parseSentAt('2026-11-25T10:30:00.5+01:00')).toBe(Date.parse('2026-11-25T09:30:00.500Z'))
     expect(parseSentAt('2026-11-25')).toBeNull()
     expect(parseSentAt('1764066600000')).toBeNull()
+  })
+})
+
+describe('isoTimestamp', () => {
+  it('formats every ms of the years 0–9999 as Date.prototype.toISOString does', () => {
+    const edges = [-62_167_219_200_000, -1, 0, 951_782_400_000, 4_107_542_399_999, 253_402_300_799_999]
+    for (const ms of edges) expect(isoTimestamp(ms)).toBe(new Date(ms).toISOString())
+    fc.assert(
+      fc.property(fc.integer({ min: -62_167_219_200_000, max: 253_402_300_799_999 }), (ms) => {
+        expect(isoTimestamp(ms)).toBe(new Date(ms).toISOString())
+      }),
+      { numRuns: 20_000 },
+    )
   })
 })

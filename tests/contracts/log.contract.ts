@@ -61,6 +61,27 @@ export function logContract(name: string, makeLog: () => Promise<LogFixture | nu
       expect(await read(11, 10)).toEqual([])
     })
 
+    test('null keys, empty values, any text and headers come back as appended', async ({ log }, topic) => {
+      const records = [
+        { key: null, value: 'zürich € 😀 \u0000 "quoted"' },
+        { key: 'k:ü', value: '' },
+        { key: 'k:ü', value: '{"a":1}', headers: { source: 'test', 'x-ünïcode': 'ß' } },
+      ]
+      await log.append(topic, records)
+      const read: { key: string | null; value: string; headers?: Record<string, string> }[] = []
+      for (const [partition, end] of await log.endOffsets(topic))
+        for (const message of await log.read(topic, partition, 0, end))
+          read.push({
+            key: message.key,
+            value: message.value,
+            ...(message.headers && Object.keys(message.headers).length > 0
+              ? { headers: message.headers }
+              : {}),
+          })
+      const order = (r: { value: string }) => records.findIndex((x) => x.value === r.value)
+      expect(read.sort((a, b) => order(a) - order(b))).toEqual(records)
+    })
+
     test('concurrent appends all land exactly once with gap-free offsets', async ({ log }, topic) => {
       const appends = Array.from({ length: 40 }, (_, i) =>
         log.append(
