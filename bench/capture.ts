@@ -2,9 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
+import { uuidV7 } from '../adapters/http/uuid-v7.ts'
 import { createEmbeddedLog } from '../adapters/log/embedded/embedded-log.ts'
+import { buildCaptureCommands } from '../commands/capture/build-commands.ts'
+import { decodeCaptureRequest } from '../commands/capture/decode-request.ts'
 import { Topics } from '../schema/topics.ts'
-import { startChild, startSluiceChild } from './child-server.ts'
+import { type ChildServer, startChild, startSluiceChild } from './child-server.ts'
 import { printTable } from './report.ts'
 
 const durationSeconds = Number(process.env.BENCH_SECONDS ?? 10)
@@ -14,7 +17,9 @@ const connections = 16
  * Capture throughput against a bare fastify server that parses the same JSON and answers 200, in
  * the same run: 50-event batches to /batch/ and single events to /e/, 16 concurrent connections.
  * sluice runs the capture role alone, so the figure is capture's own cost (every 200 means the
- * events are fsynced in the command log).
+ * events are fsynced in the command log). CPU per request is the server process's, all threads
+ * (Linux only). Last, capture's very records appended straight to the embedded log, with no HTTP
+ * and no capture work: the ceiling the durable log sets, and what an append costs in CPU.
  */
 export async function captureBench(): Promise<void> {
   const rows: (string | number)[][] = []
@@ -26,11 +31,11 @@ export async function captureBench(): Promise<void> {
       const path = shape === 'batch' ? '/batch/' : '/e/'
       const body = JSON.stringify(payload(shape, sluice.token))
       process.stdout.write(`${shape}: bare fastify ${durationSeconds}s… `)
-      const bare = await load(`${baseline.url}${path}`, body)
+      const bare = await load(baseline, `${baseline.url}${path}`, body)
       process.stdout.write(`sluice ${durationSeconds}s… `)
-      const ours = await load(`${sluice.server.url}${path}`, body)
+      const ours = await load(sluice.server, `${sluice.server.url}${path}`, body)
       console.log('done')
-      for (const [name, result] of [
+      for (const [name, { result, cpuMicrosPerRequest }] of [
         ['bare fastify', bare],
         ['sluice capture', ours],
       ] as const) {
@@ -39,12 +44,14 @@ export async function captureBench(): Promise<void> {
           Math.round(result.requests.average),
           Math.round(result.requests.average * eventsPerRequest),
           `${result.latency.p99} ms`,
+          cpuMicrosPerRequest === null ? '—' : `${Math.round(cpuMicrosPerRequest)} µs`,
           result.non2xx,
         ])
       }
       rows.push([
         `${shape} ratio sluice / bare`,
-        (ours.requests.average / bare.requests.average).toFixed(2),
+        (ours.result.requests.average / bare.result.requests.average).toFixed(2),
+        '',
         '',
         '',
         '',
@@ -57,35 +64,42 @@ export async function captureBench(): Promise<void> {
   // The ceiling the durable log sets, with no HTTP and no capture work: the same appends, made directly.
   for (const shape of ['batch', 'single'] as const) {
     process.stdout.write(`${shape}: embedded log alone ${durationSeconds}s… `)
-    const { appendsPerSecond, p99 } = await logCeiling(shape === 'batch' ? 50 : 1)
+    const { appendsPerSecond, p99, cpuMicrosPerAppend } = await logCeiling(shape === 'batch' ? 50 : 1)
     console.log('done')
     rows.push([
       `${shape === 'batch' ? '50-record' : '1-record'} appends — embedded log alone`,
       Math.round(appendsPerSecond),
       Math.round(appendsPerSecond * (shape === 'batch' ? 50 : 1)),
       `${p99.toFixed(1)} ms`,
+      `${Math.round(cpuMicrosPerAppend)} µs`,
       0,
     ])
   }
-  printTable(['run', 'requests/s', 'events/s', 'p99 latency', 'non-2xx'], rows)
+  printTable(['run', 'requests/s', 'events/s', 'p99 latency', 'CPU per request', 'non-2xx'], rows)
 }
 
-async function logCeiling(recordsPerAppend: number): Promise<{ appendsPerSecond: number; p99: number }> {
+async function logCeiling(
+  recordsPerAppend: number,
+): Promise<{ appendsPerSecond: number; p99: number; cpuMicrosPerAppend: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-log-'))
   const log = createEmbeddedLog({ path: dir })
   try {
     await log.ensureTopics([{ name: Topics.commands, partitions: 4, retention: 'forever' }])
-    const event = payload('single', 'phc_bench')
-    const records = Array.from({ length: recordsPerAppend }, (_, i) => ({
-      key: `phc_bench:bench-user-${i % 500}`,
-      value: JSON.stringify({
-        uuid: crypto.randomUUID(),
-        distinct_id: `bench-user-${i}`,
-        data: JSON.stringify(event),
-        now: '2026-11-25T00:00:00.000Z',
-      }),
+    // exactly the records capture appends for the benchmark's request
+    const body = Buffer.from(
+      JSON.stringify(payload(recordsPerAppend === 1 ? 'single' : 'batch', 'phc_bench')),
+    )
+    const path = recordsPerAppend === 1 ? '/e/' : '/batch/'
+    const { commands } = buildCaptureCommands(
+      decodeCaptureRequest({ path, method: 'POST', query: {}, headers: {}, body }),
+      { now: new Date(), ip: '127.0.0.1', newUuid: () => uuidV7(), siteUrl: 'http://127.0.0.1' },
+    )
+    const records = commands.map((command) => ({
+      key: `${command.token}:${command.distinct_id}`,
+      value: JSON.stringify(command),
     }))
     const latencies: number[] = []
+    const cpuBefore = process.cpuUsage()
     const end = performance.now() + durationSeconds * 1000
     await Promise.all(
       Array.from({ length: connections }, async () => {
@@ -96,10 +110,13 @@ async function logCeiling(recordsPerAppend: number): Promise<{ appendsPerSecond:
         }
       }),
     )
+    const cpu = process.cpuUsage(cpuBefore)
     latencies.sort((a, b) => a - b)
     return {
       appendsPerSecond: latencies.length / durationSeconds,
       p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+      // this process's CPU, which here is the log's alone: its encoding, LMDB's commits and syncs
+      cpuMicrosPerAppend: (cpu.user + cpu.system) / Math.max(1, latencies.length),
     }
   } finally {
     await log.close()
@@ -128,8 +145,10 @@ function payload(shape: 'batch' | 'single', token: string) {
   }
 }
 
-function load(url: string, body: string): Promise<autocannon.Result> {
-  return autocannon({
+/** Load for the configured time; with it, the server's CPU time (all threads) per request answered. */
+async function load(server: ChildServer, url: string, body: string) {
+  const cpuBefore = server.cpuSeconds()
+  const result = await autocannon({
     url,
     method: 'POST',
     body,
@@ -137,4 +156,11 @@ function load(url: string, body: string): Promise<autocannon.Result> {
     connections,
     duration: durationSeconds,
   })
+  const cpuAfter = server.cpuSeconds()
+  const requests = result.requests.total
+  const cpuMicrosPerRequest =
+    cpuBefore === null || cpuAfter === null || requests === 0
+      ? null
+      : ((cpuAfter - cpuBefore) * 1e6) / requests
+  return { result, cpuMicrosPerRequest }
 }

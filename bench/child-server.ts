@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +9,8 @@ const root = new URL('..', import.meta.url).pathname
 export interface ChildServer {
   url: string
   output: string
+  /** CPU seconds the server process has used so far (all its threads), or null where /proc is absent. */
+  cpuSeconds(): number | null
   stop(): Promise<void>
 }
 
@@ -37,6 +40,7 @@ export async function startChild(
     get output() {
       return output
     },
+    cpuSeconds: () => processCpuSeconds(child.pid),
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
@@ -68,4 +72,17 @@ export async function startSluiceChild(extraArgs: string[] = []) {
   const key = /personal API key:\s+(\S+)/.exec(server.output)?.[1]
   if (!token || !key) throw new Error(`no credentials in:\n${server.output}`)
   return { server, token, key, dataDir }
+}
+
+/** utime + stime from /proc/<pid>/stat, in clock ticks of 1/100 s (Linux's USER_HZ). */
+function processCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the parenthesised command name, which may itself hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return null
+  }
 }
