@@ -22,55 +22,9 @@ interface StoredRecord {
   value: string
   headers?: Record<string, string>
 }
-/**
- * A record batch as stored. Batches written before `packed` existed hold `records`; `packed` holds
- * the same records as one UTF-8 text — a line of lengths, then the keys, values and headers end to
- * end — which costs a fraction of encoding each record as a structure (appending is on capture's
- * hot path).
- */
 interface StoredBatch {
   timestamp: number
-  count?: number
-  packed?: Uint8Array
-  records?: StoredRecord[]
-}
-
-// Lengths are in UTF-16 code units, which a UTF-8 round trip keeps (a lone surrogate becomes
-// U+FFFD, also one unit); -1 stands for a null key or absent headers.
-function packRecords(records: readonly StoredRecord[]): Buffer {
-  const lengths: number[] = []
-  const texts: string[] = []
-  for (const record of records) {
-    const headers = record.headers ? JSON.stringify(record.headers) : null
-    lengths.push(record.key?.length ?? -1, record.value.length, headers?.length ?? -1)
-    texts.push(record.key ?? '', record.value, headers ?? '')
-  }
-  return Buffer.from(`${lengths.join(',')}\n${texts.join('')}`, 'utf8')
-}
-
-function storedRecords(batch: StoredBatch): StoredRecord[] {
-  if (batch.packed === undefined) return batch.records ?? []
-  const text = Buffer.from(batch.packed.buffer, batch.packed.byteOffset, batch.packed.byteLength).toString()
-  const newline = text.indexOf('\n')
-  const lengths = text.slice(0, newline).split(',').map(Number)
-  const records: StoredRecord[] = []
-  let at = newline + 1
-  const next = (length: number): string | null => {
-    if (length < 0) return null
-    at += length
-    return text.slice(at - length, at)
-  }
-  for (let i = 0; i < lengths.length; i += 3) {
-    const key = next(lengths[i]!)
-    const value = next(lengths[i + 1]!) ?? ''
-    const headers = next(lengths[i + 2]!)
-    records.push(headers === null ? { key, value } : { key, value, headers: JSON.parse(headers) })
-  }
-  return records
-}
-
-function recordCount(batch: StoredBatch): number {
-  return batch.count ?? batch.records?.length ?? 0
+  records: StoredRecord[]
 }
 
 export interface EmbeddedLogOptions {
@@ -124,7 +78,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
         reverse: true,
         limit: 1,
       })) {
-        next = (key as BatchKey)[2] + recordCount(value)
+        next = (key as BatchKey)[2] + value.records.length
       }
       nextOffsets.set(id, next)
     }
@@ -153,14 +107,13 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
       end: [topic, partition, lastOffset],
     })) {
       const baseOffset = (key as BatchKey)[2]
-      const records = storedRecords(value)
-      for (let i = Math.max(0, fromOffset - baseOffset); i < records.length; i++) {
+      for (let i = Math.max(0, fromOffset - baseOffset); i < value.records.length; i++) {
         result.push({
           topic,
           partition,
           offset: baseOffset + i,
           timestamp: value.timestamp,
-          ...records[i]!,
+          ...value.records[i]!,
         })
         if (result.length >= maxMessages) return result
       }
@@ -196,13 +149,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
       for (const [partition, list] of byPartition) {
         const baseOffset = nextOffset(topic, partition)
         nextOffsets.set(`${topic}\u0000${partition}`, baseOffset + list.length)
-        writes.push(
-          batches.put([topic, partition, baseOffset], {
-            timestamp,
-            count: list.length,
-            packed: packRecords(list),
-          }),
-        )
+        writes.push(batches.put([topic, partition, baseOffset], { timestamp, records: list }))
       }
       try {
         await Promise.all(writes)
