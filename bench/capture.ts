@@ -75,7 +75,48 @@ export async function captureBench(): Promise<void> {
       0,
     ])
   }
+  // And capture's own work, with no HTTP and no log: decoding, checking, normalising, serialising.
+  for (const shape of ['batch', 'single'] as const) {
+    process.stdout.write(`${shape}: capture's work alone… `)
+    const { requestsPerSecond, cpuMicrosPerRequest } = captureWorkAlone(shape)
+    console.log('done')
+    rows.push([
+      `${shape === 'batch' ? '50-event' : '1-event'} requests — capture's work alone`,
+      Math.round(requestsPerSecond),
+      Math.round(requestsPerSecond * (shape === 'batch' ? 50 : 1)),
+      '',
+      `${Math.round(cpuMicrosPerRequest)} µs`,
+      0,
+    ])
+  }
   printTable(['run', 'requests/s', 'events/s', 'p99 latency', 'CPU per request', 'non-2xx'], rows)
+}
+
+/** The benchmark's request turned into log records (commands serialised), as capture does it. */
+function captureRecords(shape: 'batch' | 'single', token: string) {
+  const body = Buffer.from(JSON.stringify(payload(shape, token)))
+  const path = shape === 'single' ? '/e/' : '/batch/'
+  const { commands } = buildCaptureCommands(
+    decodeCaptureRequest({ path, method: 'POST', query: {}, headers: {}, body }),
+    { now: new Date(), ip: '127.0.0.1', newUuid: () => uuidV7(), siteUrl: 'http://127.0.0.1' },
+  )
+  return commands.map((command) => ({
+    key: `${command.token}:${command.distinct_id}`,
+    value: JSON.stringify(command),
+  }))
+}
+
+function captureWorkAlone(shape: 'batch' | 'single') {
+  const seconds = Math.min(3, durationSeconds)
+  let requests = 0
+  const cpuBefore = process.cpuUsage()
+  const end = performance.now() + seconds * 1000
+  while (performance.now() < end) {
+    for (let i = 0; i < 100; i++) captureRecords(shape, 'phc_bench')
+    requests += 100
+  }
+  const cpu = process.cpuUsage(cpuBefore)
+  return { requestsPerSecond: requests / seconds, cpuMicrosPerRequest: (cpu.user + cpu.system) / requests }
 }
 
 async function logCeiling(
@@ -85,19 +126,7 @@ async function logCeiling(
   const log = createEmbeddedLog({ path: dir })
   try {
     await log.ensureTopics([{ name: Topics.commands, partitions: 4, retention: 'forever' }])
-    // exactly the records capture appends for the benchmark's request
-    const body = Buffer.from(
-      JSON.stringify(payload(recordsPerAppend === 1 ? 'single' : 'batch', 'phc_bench')),
-    )
-    const path = recordsPerAppend === 1 ? '/e/' : '/batch/'
-    const { commands } = buildCaptureCommands(
-      decodeCaptureRequest({ path, method: 'POST', query: {}, headers: {}, body }),
-      { now: new Date(), ip: '127.0.0.1', newUuid: () => uuidV7(), siteUrl: 'http://127.0.0.1' },
-    )
-    const records = commands.map((command) => ({
-      key: `${command.token}:${command.distinct_id}`,
-      value: JSON.stringify(command),
-    }))
+    const records = captureRecords(recordsPerAppend === 1 ? 'single' : 'batch', 'phc_bench')
     const latencies: number[] = []
     const cpuBefore = process.cpuUsage()
     const end = performance.now() + durationSeconds * 1000
