@@ -85,7 +85,9 @@ const twoDigits = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0
  * of its cost (it runs once per captured event). Days to civil date after H. Hinnant's
  * `civil_from_days`.
  */
-export function isoTimestamp(ms: number): string {
+export function isoTimestamp(time: number): string {
+  // as Date does: a fractional time is cut toward zero
+  const ms = Math.trunc(time)
   const days = Math.floor(ms / 86_400_000)
   let rest = ms - days * 86_400_000
   const hour = Math.floor(rest / 3_600_000)

@@ -146,5 +146,11 @@ describe('isoTimestamp', () => {
       }),
       { numRuns: 20_000 },
     )
+    for (const ms of [1_764_547_200_123.4, -1.5, -0.5, 0.9, 253_402_300_799_999.9])
+      expect(isoTimestamp(ms)).toBe(new Date(ms).toISOString())
+    expect(
+      correctedTimestamp({ timestamp: '1764547200.1234', sentAt: null, now: '2026-12-01T00:00:00.000Z' })
+        .timestamp,
+    ).toBe('2025-12-01T00:00:00.123Z')
   })
 })
