@@ -158,6 +158,7 @@ function mergePeople(
   const kept: PersonFact = {
     type: 'person_updated',
     ...snapshotOf(into),
+    // biome-ignore lint/complexity/useMathMinMax: ISO 8601 texts, earliest first as text; Math.min would give NaN
     createdAt: absorbed.createdAt < into.createdAt ? absorbed.createdAt : into.createdAt,
     properties: applyPropertyUpdates(combined, updates) ?? combined,
     isIdentified: true,
