@@ -18,8 +18,9 @@ const connections = 16
  * the same run: 50-event batches to /batch/ and single events to /e/, 16 concurrent connections.
  * sluice runs the capture role alone, so the figure is capture's own cost (every 200 means the
  * events are fsynced in the command log). CPU per request is the server process's, all threads
- * (Linux only). Last, capture's very records appended straight to the embedded log, with no HTTP
- * and no capture work: the ceiling the durable log sets, and what an append costs in CPU.
+ * (Linux only). Then two parts of that cost alone: capture's very records appended straight to
+ * the embedded log (the ceiling the durable log sets, and an append's CPU), and capture's own work
+ * on the request — decoding, checking, normalising, serialising — with no HTTP and no log.
  */
 export async function captureBench(): Promise<void> {
   const rows: (string | number)[][] = []
@@ -92,9 +93,12 @@ export async function captureBench(): Promise<void> {
   printTable(['run', 'requests/s', 'events/s', 'p99 latency', 'CPU per request', 'non-2xx'], rows)
 }
 
+function requestBody(shape: 'batch' | 'single'): Buffer {
+  return Buffer.from(JSON.stringify(payload(shape, 'phc_bench')))
+}
+
 /** The benchmark's request turned into log records (commands serialised), as capture does it. */
-function captureRecords(shape: 'batch' | 'single', token: string) {
-  const body = Buffer.from(JSON.stringify(payload(shape, token)))
+function captureRecords(shape: 'batch' | 'single', body: Buffer) {
   const path = shape === 'single' ? '/e/' : '/batch/'
   const { commands } = buildCaptureCommands(
     decodeCaptureRequest({ path, method: 'POST', query: {}, headers: {}, body }),
@@ -108,11 +112,12 @@ function captureRecords(shape: 'batch' | 'single', token: string) {
 
 function captureWorkAlone(shape: 'batch' | 'single') {
   const seconds = Math.min(3, durationSeconds)
+  const body = requestBody(shape)
   let requests = 0
   const cpuBefore = process.cpuUsage()
   const end = performance.now() + seconds * 1000
   while (performance.now() < end) {
-    for (let i = 0; i < 100; i++) captureRecords(shape, 'phc_bench')
+    for (let i = 0; i < 100; i++) captureRecords(shape, body)
     requests += 100
   }
   const cpu = process.cpuUsage(cpuBefore)
@@ -126,7 +131,8 @@ async function logCeiling(
   const log = createEmbeddedLog({ path: dir })
   try {
     await log.ensureTopics([{ name: Topics.commands, partitions: 4, retention: 'forever' }])
-    const records = captureRecords(recordsPerAppend === 1 ? 'single' : 'batch', 'phc_bench')
+    const shape = recordsPerAppend === 1 ? 'single' : 'batch'
+    const records = captureRecords(shape, requestBody(shape))
     const latencies: number[] = []
     const cpuBefore = process.cpuUsage()
     const end = performance.now() + durationSeconds * 1000
