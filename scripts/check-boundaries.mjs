@@ -7,7 +7,7 @@ const root = new URL('..', import.meta.url).pathname
 // layer → the top-level folders (and packages) its non-test files may import
 const allowed = {
   schema: { folders: ['schema'], packages: ['@sinclair/typebox', 'kysely'] },
-  domain: { folders: ['domain', 'schema'], packages: [] },
+  domain: { folders: ['domain', 'schema'], packages: ['node:crypto', 'uuid'] },
   ports: { folders: ['ports', 'schema'], packages: [] },
   commands: { folders: ['commands', 'domain', 'schema', 'ports'], packages: null },
   projections: { folders: ['projections', 'schema', 'ports'], packages: null },
@@ -36,6 +36,22 @@ for (const [layer, rule] of Object.entries(allowed)) {
       } else if (layer === 'projections' && driverPackages.test(spec) && spec !== 'kysely') {
         problems.push(`${where}: projections/ may not import the driver ${spec}; use a port`)
       }
+    }
+    if (layer === 'domain') {
+      // Of the packages the domain may use, only their deterministic functions.
+      for (const match of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*['"](node:crypto|uuid)['"]/g)) {
+        const deterministic = match[2] === 'uuid' ? ['v5'] : ['createHash']
+        for (const name of match[1]
+          .split(',')
+          .map((n) => n.trim().replace(/^type\s+/, ''))
+          .filter(Boolean))
+          if (!deterministic.includes(name))
+            problems.push(
+              `${relative(root, file)}: domain/ may use only ${deterministic} of ${match[2]}, not ${name}`,
+            )
+      }
+      if (/import\s+(\*|\w+)[^'"]*from\s*['"](node:crypto|uuid)['"]/.test(source))
+        problems.push(`${relative(root, file)}: domain/ imports node:crypto and uuid by name only`)
     }
     if (layer === 'domain' && /Date\.now\(|new Date\(\)|Math\.random\(|randomUUID\(/.test(source)) {
       problems.push(`${relative(root, file)}: domain/ must not read the clock or a random source`)
