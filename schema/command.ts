@@ -18,6 +18,13 @@ export const CaptureCommand = Type.Object({
   event: Type.Optional(Type.String()),
   timestamp: Type.Optional(Type.String()),
   historical_migration: Type.Optional(Type.Boolean()),
+  /**
+   * The project's `anonymize_ips` as capture applied it. The log is kept for ever, so capture
+   * decides: when true, no client IP is in the command (`ip` null, no `$ip` in `data`). Recorded
+   * either way so that a replay decides as the first ingestion did, whatever the setting is by
+   * then. Absent when capture could not look the project up (Postgres away): ingest decides.
+   */
+  anonymize_ips: Type.Optional(Type.Boolean()),
 })
 export type CaptureCommand = Static<typeof CaptureCommand>
 

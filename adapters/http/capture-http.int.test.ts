@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCommandIntake } from '../../commands/intake/accept-commands.ts'
-import { createTokenCache } from '../../commands/projects/token-cache.ts'
+import { createTokenCache, type TokenCache } from '../../commands/projects/token-cache.ts'
 import type { Log } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import type { ProjectStore } from '../../ports/projects.ts'
@@ -21,6 +21,8 @@ describe('capture over HTTP (PGlite + embedded log)', () => {
   let db: Db
   let log: Log
   let token: string
+  /** A project that anonymizes IPs. */
+  let privateToken: string
 
   beforeAll(async () => {
     db = await openPostgres({ kind: 'pglite', dataDir: null })
@@ -33,6 +35,14 @@ describe('capture over HTTP (PGlite + embedded log)', () => {
         personalApiKey: 'phx_http',
       })
     ).project.apiToken
+    const projects = postgresProjectStore(db)
+    const { project } = await projects.createProject({
+      name: 'private',
+      apiToken: 'phc_http_private',
+      personalApiKey: 'phx_http_private',
+    })
+    await projects.update(project.id, { anonymizeIps: true })
+    privateToken = project.apiToken
   })
   afterAll(async () => {
     await log.close()
@@ -40,9 +50,9 @@ describe('capture over HTTP (PGlite + embedded log)', () => {
   })
 
   async function server(
-    options: { projects?: ProjectStore; log?: Log; maxPendingBytes?: number } = {},
+    options: { projects?: ProjectStore; tokens?: TokenCache; log?: Log; maxPendingBytes?: number } = {},
   ): Promise<FastifyInstance> {
-    const tokens = createTokenCache(options.projects ?? postgresProjectStore(db))
+    const tokens = options.tokens ?? createTokenCache(options.projects ?? postgresProjectStore(db))
     return buildHttpServer({
       logger: quiet,
       metrics: createMetrics(),
@@ -61,6 +71,15 @@ describe('capture over HTTP (PGlite + embedded log)', () => {
   const commandCount = async () =>
     [...(await log.endOffsets(Topics.commands)).values()].reduce((a, b) => a + b, 0)
   const body = (t = token) => JSON.stringify({ api_key: t, batch: [{ event: 'e', distinct_id: 'd' }] })
+  /** The log's records of one distinct id, as stored. */
+  const recordsOf = async (distinctId: string) => {
+    const values: string[] = []
+    for (const [partition, end] of await log.endOffsets(Topics.commands)) {
+      for (const message of await log.read(Topics.commands, partition, 0, end))
+        if (message.key?.endsWith(`:${distinctId}`)) values.push(message.value)
+    }
+    return values
+  }
 
   it('answers preflights and allows any origin on capture and remote config', async () => {
     const app = await server()
@@ -128,10 +147,86 @@ describe('capture over HTTP (PGlite + embedded log)', () => {
     const response = await app.inject({
       method: 'POST',
       url: '/batch/',
-      payload: body('phc_maybe_new_project'),
+      payload: JSON.stringify({
+        api_key: 'phc_maybe_new_project',
+        batch: [{ event: 'e', distinct_id: 'u' }],
+      }),
     })
     expect(response.statusCode).toBe(200)
     expect(await commandCount()).toBe(before + 1)
+    // undecided: whether the project anonymizes IPs is for ingest to find out
+    const [passedOn] = await recordsOf('u')
+    expect(JSON.parse(passedOn ?? '{}')).toMatchObject({ ip: '127.0.0.1' })
+    expect(JSON.parse(passedOn ?? '{}')).not.toHaveProperty('anonymize_ips')
+    await app.close()
+  })
+
+  it('writes no client IP into the log for a project that anonymizes IPs, and records the decision', async () => {
+    const app = await server()
+    const send = (apiKey: string, distinctId: string, headers: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url: '/batch/',
+        remoteAddress: '198.51.100.61',
+        headers,
+        payload: JSON.stringify({
+          api_key: apiKey,
+          batch: [{ event: 'e', distinct_id: distinctId, properties: { $ip: '192.0.2.61' } }],
+        }),
+      })
+    const forwarded = { 'x-forwarded-for': '203.0.113.61, 10.0.0.1' }
+    for (const response of [
+      await send(privateToken, 'private-forwarded', forwarded),
+      await send(privateToken, 'private-socket', {}),
+      await send(token, 'public-forwarded', forwarded),
+      await send(token, 'public-socket', {}),
+    ])
+      expect(response.statusCode).toBe(200)
+
+    const [privateForwarded, privateSocket] = [
+      await recordsOf('private-forwarded'),
+      await recordsOf('private-socket'),
+    ]
+    for (const stored of [...privateForwarded, ...privateSocket]) {
+      expect(stored).not.toMatch(/198\.51\.100\.61|203\.0\.113\.61|192\.0\.2\.61/)
+      expect(JSON.parse(stored)).toMatchObject({ ip: null, anonymize_ips: true })
+    }
+    expect(privateForwarded).toHaveLength(1)
+    expect(privateSocket).toHaveLength(1)
+    const kept = [...(await recordsOf('public-forwarded')), ...(await recordsOf('public-socket'))].map(
+      (stored) => JSON.parse(stored) as { ip: string; anonymize_ips: boolean; data: string },
+    )
+    expect(kept.map((c) => [c.ip, c.anonymize_ips])).toEqual([
+      ['203.0.113.61', false],
+      ['198.51.100.61', false],
+    ])
+    expect(kept.map((c) => JSON.parse(c.data).properties.$ip)).toEqual(['192.0.2.61', '192.0.2.61'])
+    await app.close()
+  })
+
+  it('keeps anonymizing while Postgres is away, from what it last knew of the project', async () => {
+    const store = postgresProjectStore(db)
+    let reachable = true
+    const flaky: ProjectStore = {
+      ...store,
+      findByToken: (apiToken) =>
+        reachable ? store.findByToken(apiToken) : Promise.reject(new Error('connect ECONNREFUSED')),
+    }
+    // every lookup goes to the store, so the second finds it away
+    const app = await server({ tokens: createTokenCache(flaky, { ttlMs: 0 }) })
+    const send = (distinctId: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/batch/',
+        headers: { 'x-forwarded-for': '203.0.113.62' },
+        payload: JSON.stringify({ api_key: privateToken, batch: [{ event: 'e', distinct_id: distinctId }] }),
+      })
+    expect((await send('before-outage')).statusCode).toBe(200)
+    reachable = false
+    expect((await send('during-outage')).statusCode).toBe(200)
+    const [stored] = await recordsOf('during-outage')
+    expect(stored).not.toContain('203.0.113.62')
+    expect(JSON.parse(stored ?? '{}')).toMatchObject({ ip: null, anonymize_ips: true })
     await app.close()
   })
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { buildCaptureCommands } from '../../commands/capture/build-commands.ts'
+import { buildCaptureCommands, captureToken } from '../../commands/capture/build-commands.ts'
 import { decodeCaptureRequest, maxBodyBytes } from '../../commands/capture/decode-request.ts'
 import { CaptureError } from '../../commands/capture/errors.ts'
 import {
@@ -62,13 +62,15 @@ async function handleCapture(
       body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
     })
     if (!decoded.allDiscarded) {
-      const { token, commands } = buildCaptureCommands(decoded, {
+      const project = await deps.intake.projectOf(captureToken(decoded))
+      const { commands } = buildCaptureCommands(decoded, {
         now: now(),
         ip: clientIp(request),
+        anonymizeIps: project?.anonymizeIps,
         newUuid: () => uuidV7(),
         siteUrl: `${request.protocol}://${request.host}`,
       })
-      await deps.intake.accept(token, commands)
+      await deps.intake.accept(commands)
       deps.metrics.eventsAccepted(commands.length)
     }
     if (query.beacon === '1') return reply.code(204).send()

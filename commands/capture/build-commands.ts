@@ -7,7 +7,13 @@ import { CaptureError } from './errors.ts'
 export interface CaptureContext {
   /** When the request arrived. */
   now: Date
+  /** The client's address (X-Forwarded-For or the socket). */
   ip: string | null
+  /**
+   * The project's `anonymize_ips` as capture found it; `undefined` when the project could not be
+   * looked up (ingest decides then). When true no client IP enters the commands.
+   */
+  anonymizeIps?: boolean
   /** Mints the uuid of an event sent without one (UUIDv7). */
   newUuid: () => string
   /** The `_` query parameter; decodeCaptureRequest already reads it, this remains for callers that pass it. */
@@ -25,13 +31,15 @@ export interface CaptureCommands {
 export const maxCommandBytes = 1_000_000
 
 /**
- * Turns decoded events into commands for the log — PostHog's capture message (§1.7): the token
- * checked, the distinct id cleaned, the uuid validated or minted, the event time skew-corrected,
- * and `data` holding the event as PostHog's capture re-serialises it. One bad event refuses the
- * whole request, as in PostHog: SDKs retry requests, not events.
+ * Turns decoded events into commands for the log — PostHog's capture message: the token checked,
+ * the distinct id cleaned, the uuid validated or minted, the event time skew-corrected, the client
+ * IP kept or left out as the project asks, and `data` holding the event as PostHog's capture
+ * re-serialises it. One bad event refuses the whole request, as in PostHog: SDKs retry requests,
+ * not events.
  */
 export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContext): CaptureCommands {
-  const token = tokenOf(decoded)
+  const token = captureToken(decoded)
+  const anonymize = ctx.anonymizeIps === true
   const nowMs = ctx.now.getTime()
   const now = ctx.now.toISOString()
   const sentAtMs = sentAtOf(decoded.sentAt ?? sentAtFromMs(ctx.sentAtMs))
@@ -49,8 +57,8 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
     const command: CaptureCommand = {
       uuid,
       distinct_id: distinctId,
-      ip: ctx.ip,
-      data: serialise(dataOf(event, name, properties, uuid)),
+      ip: anonymize ? null : ctx.ip,
+      data: serialise(dataOf(event, name, anonymize ? withoutKey(properties, '$ip') : properties, uuid)),
       now,
       token,
       event: name,
@@ -66,6 +74,7 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
     if (sentAt !== null) command.sent_at = sentAt
     if (ctx.siteUrl !== undefined) command.site_url = ctx.siteUrl
     if (decoded.historicalMigration) command.historical_migration = true
+    if (ctx.anonymizeIps !== undefined) command.anonymize_ips = ctx.anonymizeIps
     checkSize(command)
     return command
   })
@@ -97,7 +106,15 @@ function objectField(event: RawEvent, field: 'properties' | '$set' | '$set_once'
   return value as Record<string, unknown>
 }
 
-function tokenOf(decoded: DecodedCapture): string {
+function withoutKey(properties: Record<string, unknown>, key: string): Record<string, unknown> {
+  if (!Object.hasOwn(properties, key)) return properties
+  const copy = { ...properties }
+  delete copy[key]
+  return copy
+}
+
+/** The request's project token, where the SDKs put it; refuses a missing, malformed or ambiguous one. */
+export function captureToken(decoded: DecodedCapture): string {
   let token = decoded.batchToken ?? decoded.requestToken ?? null
   if (token === null) {
     const tokens = new Set<string>()

@@ -203,6 +203,36 @@ describe('the command', () => {
   })
 })
 
+describe('the client IP, as the project asks', () => {
+  const withClientIp = batchBody([{ ...event, properties: { a: 1, $ip: '198.51.100.3' } }, event])
+
+  it('is left out of every command of a project that anonymizes IPs, the client $ip too', () => {
+    const { commands } = capture({ body: withClientIp }, testContext({ anonymizeIps: true }))
+    expect(commands).toHaveLength(2)
+    for (const command of commands) {
+      expect(command).toMatchObject({ ip: null, anonymize_ips: true })
+      expect(command.data).not.toContain('198.51.100.3')
+      expect(JSON.stringify(command)).not.toContain('203.0.113.7')
+    }
+    expect(JSON.parse(commands[0]?.data ?? 'null').properties).toEqual({ a: 1 })
+  })
+
+  it('is kept for a project that does not, and the decision recorded', () => {
+    const { commands } = capture({ body: withClientIp }, testContext({ anonymizeIps: false }))
+    expect(commands.map((c) => [c.ip, c.anonymize_ips])).toEqual([
+      ['203.0.113.7', false],
+      ['203.0.113.7', false],
+    ])
+    expect(JSON.parse(commands[0]?.data ?? 'null').properties).toEqual({ a: 1, $ip: '198.51.100.3' })
+  })
+
+  it('is kept undecided when the project could not be looked up, for ingest to decide', () => {
+    const [command] = capture({ body: withClientIp }).commands
+    expect(command?.ip).toBe('203.0.113.7')
+    expect(command).not.toHaveProperty('anonymize_ips')
+  })
+})
+
 describe('data: the event as PostHog capture re-serialises it', () => {
   it('keeps event, properties, timestamp, offset, $set, $set_once, token, distinct_id, uuid and drops the rest', () => {
     const data = dataOf({

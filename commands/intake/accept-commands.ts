@@ -1,5 +1,6 @@
 import { type Log, type LogRecord, LogUnavailableError } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
+import type { Project } from '../../ports/projects.ts'
 import type { CaptureCommand } from '../../schema/command.ts'
 import { Topics } from '../../schema/topics.ts'
 import type { TokenCache } from '../projects/token-cache.ts'
@@ -28,24 +29,27 @@ export interface CommandIntakeOptions {
 }
 
 export interface CommandIntake {
+  /**
+   * The project a token belongs to, which capture needs before it writes commands (its
+   * `anonymize_ips`). Throws UnknownTokenError for a token no project has. `undefined` when Postgres
+   * cannot be reached and the token was never seen: the commands are then passed on undecided, for
+   * ingest to resolve (or dead-letter), so an outage of Postgres never makes capture drop events.
+   */
+  projectOf(token: string): Promise<Project | undefined>
   /** Resolves once every command is durably in the command log; throws if none of it should count as accepted. */
-  accept(token: string, commands: readonly CaptureCommand[]): Promise<void>
+  accept(commands: readonly CaptureCommand[]): Promise<void>
   pendingBytes(): number
 }
 
-/**
- * Capture's last step. Unknown tokens are refused while Postgres can say they are unknown; when it
- * cannot be reached, the events are passed on for ingest to resolve (or dead-letter), so an outage
- * of Postgres never makes capture drop events.
- */
+/** Capture's last steps: which project a request is for, then the durable append. */
 export function createCommandIntake(options: CommandIntakeOptions): CommandIntake {
   const maxPendingBytes = options.maxPendingBytes ?? 256 * 1024 * 1024
   let pending = 0
   return {
+    projectOf: (token) => projectOf(options, token),
     pendingBytes: () => pending,
-    async accept(token, commands) {
+    async accept(commands) {
       if (commands.length === 0) return
-      await checkToken(options, token)
       const records: LogRecord[] = commands.map((command) => ({
         key: `${command.token}:${command.distinct_id}`,
         value: JSON.stringify(command),
@@ -68,14 +72,22 @@ export function createCommandIntake(options: CommandIntakeOptions): CommandIntak
   }
 }
 
-async function checkToken(options: CommandIntakeOptions, token: string): Promise<void> {
-  let project: Awaited<ReturnType<TokenCache['resolve']>>
+async function projectOf(options: CommandIntakeOptions, token: string): Promise<Project | undefined> {
+  let project: Project | null
   try {
     project = await options.tokens.resolve(token)
   } catch (error) {
-    if (options.tokens.cached(token) === null) throw new UnknownTokenError(token)
-    options.logger.warn({ err: error, token }, 'project store unreachable; passing the token on to ingest')
-    return
+    // What was last known of the token stands in for the store while it is away.
+    const cached = options.tokens.cached(token)
+    if (cached === null) throw new UnknownTokenError(token)
+    options.logger.warn(
+      { err: error, token },
+      cached === undefined
+        ? 'project store unreachable; passing the token on to ingest'
+        : 'project store unreachable; using the project as last seen',
+    )
+    return cached
   }
   if (project === null) throw new UnknownTokenError(token)
+  return project
 }

@@ -10,6 +10,7 @@ import { isObject, type PipelineEvent } from './pipeline-event.ts'
 
 export interface TeamSettings {
   teamId: number
+  /** The project's setting at ingestion: used only for commands capture passed on undecided. */
   anonymizeIps: boolean
 }
 
@@ -68,7 +69,9 @@ export function decideEvent(state: IdentityState, team: TeamSettings, event: Pip
   }
   if (!personless) properties = withoutKeys(properties, processPersonProfileKey)
   if (!Object.hasOwn(properties, '$ip') && event.ip !== null) properties.$ip = event.ip
-  if (team.anonymizeIps) properties = withoutKeys(properties, ipKey)
+  // Capture's decision, recorded in the command, wins: a replay then decides as the first ingestion
+  // did. The project's setting of now applies only to commands capture passed on undecided.
+  if (event.anonymizeIps ?? team.anonymizeIps) properties = withoutKeys(properties, ipKey)
   if (event.sentAt !== null) properties.$sent_at = event.sentAt
   const elementsChain = elementsChainOf(properties)
   properties = withoutKeys(properties, elementKeys)

@@ -12,6 +12,8 @@ export interface PipelineEvent {
   /** Skew-corrected event time, ISO 8601 UTC with milliseconds. */
   timestamp: string
   ip: string | null
+  /** What capture decided about client IPs (the command's `anonymize_ips`); absent when it could not. */
+  anonymizeIps?: boolean
   now: string
   sentAt: string | null
   historicalMigration: boolean
@@ -72,6 +74,7 @@ export function parseCommand(
       properties,
       timestamp,
       ip: command.ip,
+      anonymizeIps: command.anonymize_ips,
       now: command.now,
       sentAt: command.sent_at ?? null,
       historicalMigration: command.historical_migration === true,
