@@ -106,3 +106,18 @@ export class IdentityDataRefusedError extends Error {
     super(`the database refused the data (SQLSTATE ${sqlState}): ${detail}`, { cause })
   }
 }
+
+/**
+ * The batch's transaction kept losing lock races with other writers, attempt after attempt: ingest
+ * treats the batch like one it cannot process, and isolates the event.
+ */
+export class IdentityStoreConflictError extends Error {
+  override readonly name = 'IdentityStoreConflictError'
+  constructor(
+    readonly attempts: number,
+    cause: unknown,
+  ) {
+    const detail = cause instanceof Error ? cause.message : String(cause)
+    super(`the identity transaction still conflicted after ${attempts} attempts: ${detail}`, { cause })
+  }
+}

@@ -1,3 +1,5 @@
+import { DependencyUnavailableError } from './failures.ts'
+
 /**
  * The log port: a partitioned, ordered, durable log with consumer groups — Kafka's model.
  * Adapters: the embedded LMDB log in the data dir, and Apache Kafka through kafkajs. Both pass
@@ -69,12 +71,13 @@ export interface Log {
   close(): Promise<void>
 }
 
-export class LogUnavailableError extends Error {
+/** The log cannot take or give records right now (broker away, disk full): retried, never skipped. */
+export class LogUnavailableError extends DependencyUnavailableError {
   override readonly name = 'LogUnavailableError'
   constructor(
     message: string,
     readonly context: { topic?: string; cause?: unknown } = {},
   ) {
-    super(message, { cause: context.cause })
+    super('log', message, { cause: context.cause })
   }
 }

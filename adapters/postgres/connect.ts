@@ -3,6 +3,7 @@ import { Kysely, PGliteDialect, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
 import { migratePostgres } from './migrate.ts'
+import { withTypedFailures } from './typed-failures.ts'
 
 export type PostgresConfig =
   | { kind: 'pglite'; dataDir: string | null }
@@ -12,7 +13,7 @@ export type Db = Kysely<PostgresTables>
 
 /** Opens the projection database (PGlite in the data dir, or a PostgreSQL server) and migrates it. */
 export async function openPostgres(config: PostgresConfig): Promise<Db> {
-  const db = new Kysely<PostgresTables>({ dialect: dialectFor(config) })
+  const db = new Kysely<PostgresTables>({ dialect: withTypedFailures(dialectFor(config)) })
   try {
     await migratePostgres(db)
   } catch (error) {

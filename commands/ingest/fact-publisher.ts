@@ -1,4 +1,4 @@
-import type { IdentityStore, OutboxRecord } from '../../ports/identity-store.ts'
+import type { IdentityStore, IdentityTransaction, OutboxRecord } from '../../ports/identity-store.ts'
 import type { Log } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 
@@ -13,13 +13,13 @@ type PublishDeps = { log: Log; identities: IdentityStore }
  * `flushOutbox` publishes it again (facts are idempotent: events by uuid, rows by version).
  */
 export interface FactPublisher {
+  /**
+   * Runs `work` in one identity transaction that also deletes the entries published since the
+   * last one — after a failed publish has been made good, so entries go out in commit order.
+   */
+  transaction<T>(work: (tx: IdentityTransaction) => Promise<T>): Promise<T>
   /** Queues a committed entry; resolves once the entry two before it is published, which bounds the queue. */
   publish(outboxId: string, records: readonly OutboxRecord[]): Promise<void>
-  /** Re-publishes everything still in the outbox if a publish failed; throws while that fails. */
-  recover(): Promise<void>
-  /** Outbox ids that are published and may be deleted; `restore` gives them back if that transaction fails. */
-  takePublished(): string[]
-  restore(ids: readonly string[]): void
   /** Waits for every queued entry, recovers from a failed publish, and deletes what was published. */
   drain(): Promise<void>
 }
@@ -46,6 +46,20 @@ export function createFactPublisher(deps: PublishDeps & { logger: Logger }): Fac
   }
 
   return {
+    async transaction(work) {
+      await recover()
+      const deletable = published
+      published = []
+      try {
+        return await deps.identities.transaction(async (tx) => {
+          await tx.deleteOutbox(deletable)
+          return work(tx)
+        })
+      } catch (error) {
+        published = [...deletable, ...published]
+        throw error
+      }
+    },
     publish(outboxId, records) {
       const previous = tail
       const waitFor = beforeTail
@@ -65,15 +79,6 @@ export function createFactPublisher(deps: PublishDeps & { logger: Logger }): Fac
         }
       })
       return waitFor
-    },
-    recover,
-    takePublished() {
-      const ids = published
-      published = []
-      return ids
-    },
-    restore(ids) {
-      published.unshift(...ids)
     },
     async drain() {
       await tail

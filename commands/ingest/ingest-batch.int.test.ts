@@ -11,14 +11,13 @@ import { postgresIdentityStore } from '../../projections/postgres/identity-store
 import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
 import type { RawEvent } from '../../schema/command.ts'
 import { Topics } from '../../schema/topics.ts'
-import { buildCaptureCommands } from '../capture/build-commands.ts'
 import { createTokenCache } from '../projects/token-cache.ts'
 import { flushOutbox, startOutboxSweeper } from './fact-publisher.ts'
 import { createIngestBatchHandler } from './ingest-batch.ts'
+import { appendCaptured, countingUuids } from './testing/command-log.ts'
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} }
-let uuidCounter = 0
-const nextUuid = () => `0190f0a0-0000-7000-8000-${(++uuidCounter).toString(16).padStart(12, '0')}`
+const nextUuid = countingUuids()
 
 describe('ingesting a batch of commands (PGlite + embedded log)', () => {
   let db: Db
@@ -62,22 +61,8 @@ describe('ingesting a batch of commands (PGlite + embedded log)', () => {
     return result
   }
 
-  async function appendEvents(events: RawEvent[], withToken = token): Promise<LogBatch> {
-    const { commands } = buildCaptureCommands(
-      { events, batchToken: withToken, sentAt: null, historicalMigration: false, allDiscarded: false },
-      { now: new Date('2026-11-25T00:00:00.000Z'), ip: '10.0.0.1', newUuid: nextUuid },
-    )
-    const before = (await log.endOffsets(Topics.commands)).get(0) ?? 0
-    await log.append(
-      Topics.commands,
-      commands.map((c) => ({ key: `${c.token}:${c.distinct_id}`, value: JSON.stringify(c) })),
-    )
-    return {
-      topic: Topics.commands,
-      partition: 0,
-      messages: await log.read(Topics.commands, 0, before, 1000),
-    }
-  }
+  const appendEvents = (events: RawEvent[], withToken = token) =>
+    appendCaptured(log, events, withToken, nextUuid)
 
   const topicSize = async (topic: string) => (await log.endOffsets(topic)).get(0) ?? 0
 

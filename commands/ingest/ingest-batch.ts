@@ -1,22 +1,24 @@
-import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { evolveIdentity } from '../../domain/identity/evolve.ts'
-import { decideEvent } from '../../domain/ingest/decide-event.ts'
-import { type PipelineEvent, parseCommand } from '../../domain/ingest/pipeline-event.ts'
+import { decideBatch } from '../../domain/ingest/decide-batch.ts'
 import { referencedIdentities } from '../../domain/ingest/referenced.ts'
+import { isDependencyUnavailable } from '../../ports/failures.ts'
 import {
   IdentityDataRefusedError,
   type IdentityReferences,
   type IdentityStore,
-  type IdentityTransaction,
+  IdentityStoreConflictError,
   type OutboxRecord,
 } from '../../ports/identity-store.ts'
 import type { Log, LogBatch, LogMessage } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
-import { CaptureCommand } from '../../schema/command.ts'
-import { deadLetterRecord } from '../../schema/dead-letter.ts'
-import type { Fact } from '../../schema/facts.ts'
+import { deadLetterRecord, type SetAside } from '../../schema/dead-letter.ts'
 import type { TokenCache } from '../projects/token-cache.ts'
-import { createFactPublisher, type FactPublisher } from './fact-publisher.ts'
+import {
+  createParseCommandStep,
+  createResolveProjectStep,
+  type PreparedEvent,
+  type StepResult,
+} from './event-steps.ts'
+import { createFactPublisher } from './fact-publisher.ts'
 import { factRecords } from './fact-records.ts'
 import { identityStateFrom } from './identity-state.ts'
 
@@ -41,13 +43,6 @@ export interface BatchResult {
   alreadyApplied: number
 }
 
-interface Accepted {
-  message: LogMessage
-  event: PipelineEvent
-  teamId: number
-  anonymizeIps: boolean
-}
-
 export interface IngestBatchHandler {
   /** Applies one batch of one command-log partition; its facts are published in the background. */
   apply(batch: LogBatch): Promise<BatchResult>
@@ -55,30 +50,149 @@ export interface IngestBatchHandler {
   drain(): Promise<void>
 }
 
+/** The steps of the batch's transaction, named in dead letters of events that failed there. */
+type TransactionStep = 'load' | 'apply'
+
+/** A batch failed in its transaction, for a reason of its own (never a dependency that is away). */
+class TransactionStepError extends Error {
+  override readonly name = 'TransactionStepError'
+  constructor(
+    readonly step: TransactionStep,
+    readonly failure: unknown,
+  ) {
+    super(describe(failure), { cause: failure })
+  }
+}
+
 /**
- * Ingests one batch of one command-log partition: parse → resolve the project → (one Postgres
- * transaction: skip what was already applied, lock and load the identities the batch touches,
- * decide every event in order, write the facts, the consumed offset and the outbox) → publish the
- * outbox to the fact topics while the next batch is applied. Anything that cannot be processed
- * goes to the dead letter queue.
+ * Ingests one batch of one command-log partition, as named steps: per event, parse the command
+ * and resolve its project; then one Postgres transaction — skip what was already applied, load and
+ * lock the identities the batch touches, decide every event in order (the domain's `decideBatch`),
+ * write the facts, the consumed offset and the outbox — and publish the outbox to the fact topics
+ * while the next batch is applied. An event a step cannot process goes to the dead letter queue
+ * with its step and reason, committed with the offset.
+ *
+ * A batch that fails for any reason but a dependency being away is split until the failing event
+ * stands alone, and that event is set aside: one event never stalls its partition. A dependency
+ * that is away (DependencyUnavailableError) fails the batch, which the log hands over again until
+ * it is back.
  */
 export function createIngestBatchHandler(deps: IngestDeps): IngestBatchHandler {
   const publisher = createFactPublisher(deps)
-  const ingest = ingestBatch(deps, publisher)
-  // A batch the database refuses is split until the event it refuses stands alone; that one goes
-  // to the dead letter queue, so one bad event never stalls its partition. The halves run in
-  // order, and each records its own range, so a replay meets them the same way.
+  const parse = createParseCommandStep()
+  const resolveProject = createResolveProjectStep(deps)
+
+  const prepare = async (messages: readonly LogMessage[]) => {
+    const prepared: PreparedEvent[] = []
+    const setAside: OutboxRecord[] = []
+    for (const message of messages) {
+      const result = await prepareEvent(message)
+      if (result.kind === 'ok') prepared.push(result.value)
+      else setAside.push(deadLetterRecord(message, result.setAside, deps.now()))
+    }
+    return { prepared, setAside }
+  }
+  const prepareEvent = async (message: LogMessage): Promise<StepResult<PreparedEvent>> => {
+    const parsed = parse(message)
+    if (parsed.kind !== 'ok') return parsed
+    const team = await resolveProject(parsed.value)
+    if (team.kind !== 'ok') return team
+    return { kind: 'ok', value: { message, team: team.value, event: parsed.value } }
+  }
+
+  const ingest = async (batch: LogBatch): Promise<BatchResult> => {
+    const started = performance.now()
+    const lastOffset = batch.messages.at(-1)?.offset
+    if (lastOffset === undefined) return { ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 0 }
+    const { prepared, setAside } = await prepare(batch.messages)
+    let step: TransactionStep = 'load'
+    let outcome: { outboxId: string | null; records: OutboxRecord[]; result: BatchResult }
+    try {
+      outcome = await publisher.transaction(async (tx) => {
+        step = 'load'
+        const consumed = (await tx.consumedOffset(deps.groupId, batch.topic, batch.partition)) ?? 0
+        const fresh = prepared.filter((p) => p.message.offset >= consumed)
+        const deadLetters = setAside.filter((record) => dlqOffset(record) >= consumed)
+        const alreadyApplied = batch.messages.length - fresh.length - deadLetters.length
+        const state = identityStateFrom(await tx.load(referencesOf(fresh)))
+        await yieldToEventLoop()
+        step = 'apply'
+        const { facts, outcomes } = decideBatch(state, fresh)
+        let ingested = 0
+        let dropped = 0
+        outcomes.forEach((decided, i) => {
+          if (decided === 'ingested') ingested++
+          else if (decided === 'dropped') dropped++
+          else
+            deadLetters.push(deadLetterRecord(fresh[i]!.message, decideFailure(decided.failed), deps.now()))
+        })
+        // A database server writes the projection while the fact records are built and encoded here;
+        // the statements queue on the transaction's connection.
+        const applied = tx.applyFacts(facts)
+        applied.catch(() => {}) // awaited below: until then a rejection must not count as unhandled
+        await yieldToEventLoop()
+        const records = [...factRecords(facts), ...deadLetters]
+        if (lastOffset + 1 > consumed) {
+          const firstOffset = Math.max(consumed, batch.messages[0]!.offset)
+          await tx.commitOffset(deps.groupId, batch.topic, batch.partition, firstOffset, lastOffset + 1)
+        }
+        const outboxAdded = records.length > 0 ? tx.addToOutbox(records) : null
+        outboxAdded?.catch(() => {})
+        await applied
+        const outboxId = await outboxAdded
+        return {
+          outboxId,
+          records,
+          result: { ingested, dropped, deadLettered: deadLetters.length, alreadyApplied },
+        }
+      })
+    } catch (error) {
+      if (isDependencyUnavailable(error)) throw error
+      throw new TransactionStepError(step, error)
+    }
+    if (outcome.outboxId !== null) await publisher.publish(outcome.outboxId, outcome.records)
+    deps.metrics?.observeBatch(outcome.result, (performance.now() - started) / 1000)
+    return outcome.result
+  }
+
+  // The halves run in order and each records its own range, so a replay meets them the same way.
   const isolating = async (batch: LogBatch): Promise<BatchResult> => {
     try {
       return await ingest(batch)
     } catch (error) {
-      if (!(error instanceof IdentityDataRefusedError)) throw error
-      if (batch.messages.length === 1) return deadLetterRefused(deps, publisher, batch, error)
+      if (isDependencyUnavailable(error)) throw error
+      if (batch.messages.length === 1) return deadLetterAlone(batch.messages[0]!, transactionFailure(error))
+      deps.logger.debug(
+        { err: error, topic: batch.topic, partition: batch.partition, size: batch.messages.length },
+        'a batch failed; splitting it to find the event that fails',
+      )
       const half = Math.ceil(batch.messages.length / 2)
       const first = await isolating({ ...batch, messages: batch.messages.slice(0, half) })
       return addBatchResults(first, await isolating({ ...batch, messages: batch.messages.slice(half) }))
     }
   }
+
+  /** Records the lone event that failed as consumed, with its dead letter, in one transaction. */
+  const deadLetterAlone = async (message: LogMessage, failure: SetAside): Promise<BatchResult> => {
+    deps.logger.warn(
+      { topic: message.topic, partition: message.partition, offset: message.offset, ...failure },
+      'an event failed every time it was tried; it goes to the dead letter queue and the partition moves on',
+    )
+    const { topic, partition, offset } = message
+    const outcome = await publisher.transaction(async (tx) => {
+      const consumed = (await tx.consumedOffset(deps.groupId, topic, partition)) ?? 0
+      if (offset < consumed) return null
+      await tx.commitOffset(deps.groupId, topic, partition, offset, offset + 1)
+      const records = [deadLetterRecord(message, failure, deps.now())]
+      return { outboxId: await tx.addToOutbox(records), records }
+    })
+    if (outcome === null) return { ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 1 }
+    await publisher.publish(outcome.outboxId, outcome.records)
+    const result = { ingested: 0, dropped: 0, deadLettered: 1, alreadyApplied: 0 }
+    deps.metrics?.observeBatch(result, 0)
+    return result
+  }
+
   return { apply: isolating, drain: () => publisher.drain() }
 }
 
@@ -91,131 +205,22 @@ export function addBatchResults(a: BatchResult, b: BatchResult): BatchResult {
   }
 }
 
-/** Records the lone event the database refused as consumed, with its dead letter, in one transaction. */
-async function deadLetterRefused(
-  deps: IngestDeps,
-  publisher: FactPublisher,
-  batch: LogBatch,
-  error: IdentityDataRefusedError,
-): Promise<BatchResult> {
-  const message = batch.messages[0]!
-  deps.logger.warn(
-    { err: error, topic: batch.topic, partition: batch.partition, offset: message.offset },
-    'the database refused an event; it goes to the dead letter queue',
-  )
-  const outcome = await publishedTransaction(deps, publisher, async (tx) => {
-    const consumed = (await tx.consumedOffset(deps.groupId, batch.topic, batch.partition)) ?? 0
-    if (message.offset < consumed) return null
-    await tx.commitOffset(deps.groupId, batch.topic, batch.partition, message.offset, message.offset + 1)
-    const records = [deadLetterRecord(message, 'apply', error.message, deps.now())]
-    return { outboxId: await tx.addToOutbox(records), records }
-  })
-  if (outcome === null) return { ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 1 }
-  await publisher.publish(outcome.outboxId, outcome.records)
-  const result = { ingested: 0, dropped: 0, deadLettered: 1, alreadyApplied: 0 }
-  deps.metrics?.observeBatch(result, 0)
-  return result
+function decideFailure(error: unknown): SetAside {
+  return { step: 'decide', code: 'decide_failed', reason: describe(error) }
 }
 
-/**
- * Runs the work in one identity transaction that also deletes the outbox entries published since
- * the last one, after a failed publish has been made good.
- */
-async function publishedTransaction<T>(
-  deps: IngestDeps,
-  publisher: FactPublisher,
-  work: (tx: IdentityTransaction) => Promise<T>,
-): Promise<T> {
-  await publisher.recover()
-  const published = publisher.takePublished()
-  try {
-    return await deps.identities.transaction(async (tx) => {
-      await tx.deleteOutbox(published)
-      return work(tx)
-    })
-  } catch (error) {
-    publisher.restore(published)
-    throw error
-  }
+function transactionFailure(error: unknown): SetAside {
+  const step = error instanceof TransactionStepError ? error.step : 'ingest'
+  const cause = error instanceof TransactionStepError ? error.failure : error
+  if (cause instanceof IdentityDataRefusedError)
+    return { step, code: 'database_refused', reason: cause.message }
+  if (cause instanceof IdentityStoreConflictError)
+    return { step, code: 'conflict_persisted', reason: cause.message }
+  return { step, code: 'unexpected_error', reason: describe(cause) }
 }
 
-function ingestBatch(deps: IngestDeps, publisher: FactPublisher): (batch: LogBatch) => Promise<BatchResult> {
-  return async (batch) => {
-    const started = performance.now()
-    const deadLetters: OutboxRecord[] = []
-    const accepted: Accepted[] = []
-    for (const message of batch.messages) {
-      const parsed = parseMessage(message)
-      if (!parsed.ok) {
-        deadLetters.push(deadLetterRecord(message, 'parse', parsed.reason, deps.now()))
-        continue
-      }
-      const project = await deps.tokens.resolve(parsed.event.token)
-      if (project === null) {
-        deadLetters.push(
-          deadLetterRecord(
-            message,
-            'resolve_project',
-            `no project has the token ${parsed.event.token}`,
-            deps.now(),
-          ),
-        )
-        continue
-      }
-      accepted.push({ message, event: parsed.event, teamId: project.id, anonymizeIps: project.anonymizeIps })
-    }
-
-    const lastOffset = batch.messages.at(-1)?.offset
-    if (lastOffset === undefined) return { ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 0 }
-
-    const outcome = await publishedTransaction(deps, publisher, async (tx) => {
-      const consumed = (await tx.consumedOffset(deps.groupId, batch.topic, batch.partition)) ?? 0
-      const fresh = accepted.filter((a) => a.message.offset >= consumed)
-      const freshDeadLetters = deadLetters.filter((record) => dlqOffset(record) >= consumed)
-      const state = identityStateFrom(await tx.load(referencesOf(fresh)))
-      await yieldToEventLoop()
-      const facts: Fact[] = []
-      let ingested = 0
-      for (const item of fresh) {
-        const decision = decideEvent(
-          state,
-          { teamId: item.teamId, anonymizeIps: item.anonymizeIps },
-          item.event,
-        )
-        for (const fact of decision.facts) evolveIdentity(state, fact)
-        facts.push(...decision.facts)
-        if (decision.outcome === 'ingested') ingested++
-      }
-      // A database server writes the projection while the fact records are built and encoded here;
-      // the statements queue on the transaction's connection.
-      const applied = tx.applyFacts(facts)
-      applied.catch(() => {}) // awaited below: until then a rejection must not count as unhandled
-      await yieldToEventLoop()
-      const records = [...factRecords(facts), ...freshDeadLetters]
-      if (lastOffset + 1 > consumed) {
-        const firstOffset = Math.max(consumed, batch.messages[0]!.offset)
-        await tx.commitOffset(deps.groupId, batch.topic, batch.partition, firstOffset, lastOffset + 1)
-      }
-      const outboxAdded = records.length > 0 ? tx.addToOutbox(records) : null
-      outboxAdded?.catch(() => {})
-      await applied
-      const outboxId = await outboxAdded
-      return {
-        outboxId,
-        records,
-        result: {
-          ingested,
-          dropped: fresh.length - ingested,
-          deadLettered: freshDeadLetters.length,
-          alreadyApplied: batch.messages.length - fresh.length - freshDeadLetters.length,
-        },
-      }
-    })
-    if (outcome.outboxId !== null) await publisher.publish(outcome.outboxId, outcome.records)
-    deps.metrics?.observeBatch(outcome.result, (performance.now() - started) / 1000)
-    return outcome.result
-  }
-}
+const describe = (error: unknown) =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error)
 
 /**
  * An in-process database (PGlite) answers through microtasks only, so a whole transaction can run
@@ -224,33 +229,19 @@ function ingestBatch(deps: IngestDeps, publisher: FactPublisher): (batch: LogBat
  */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-const captureCommandCheck = TypeCompiler.Compile(CaptureCommand)
-
-function parseMessage(
-  message: LogMessage,
-): { ok: true; event: PipelineEvent } | { ok: false; reason: string } {
-  let json: unknown
-  try {
-    json = JSON.parse(message.value)
-  } catch (error) {
-    return { ok: false, reason: `command is not JSON: ${(error as Error).message}` }
-  }
-  if (!captureCommandCheck.Check(json)) {
-    const first = captureCommandCheck.Errors(json).First()
-    return {
-      ok: false,
-      reason: `command does not match the capture message schema: ${first?.path} ${first?.message}`,
-    }
-  }
-  return parseCommand(json)
-}
-
-function referencesOf(items: readonly Accepted[]): IdentityReferences {
+/**
+ * What the transaction must load and lock. Every distinct id a merge event names may have its
+ * person absorbed — by this event or, once the persons are one, by a later one of the batch — so
+ * that person's whole list of ids is loaded, for the merge to move every one of them.
+ */
+function referencesOf(items: readonly PreparedEvent[]): IdentityReferences {
   const references: IdentityReferences = { distinctIds: [], groupTypeTeams: [], groups: [] }
   const teams = new Set<number>()
-  for (const { event, teamId } of items) {
+  for (const { event, team } of items) {
+    const { teamId } = team
     const referenced = referencedIdentities(event)
-    for (const distinctId of referenced.distinctIds) references.distinctIds.push({ teamId, distinctId })
+    for (const distinctId of referenced.distinctIds)
+      references.distinctIds.push({ teamId, distinctId, mayMerge: referenced.merges })
     for (const group of referenced.groups) references.groups.push({ teamId, ...group })
     teams.add(teamId)
   }

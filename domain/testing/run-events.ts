@@ -1,7 +1,7 @@
 import type { Fact } from '../../schema/facts.ts'
-import { evolveIdentity } from '../identity/evolve.ts'
 import { emptyIdentityState, type IdentityState, personOf } from '../identity/state.ts'
-import { decideEvent, type EventDecision } from '../ingest/decide-event.ts'
+import { decideBatch } from '../ingest/decide-batch.ts'
+import type { EventDecision } from '../ingest/decide-event.ts'
 import type { PipelineEvent } from '../ingest/pipeline-event.ts'
 
 export const teamId = 2
@@ -42,13 +42,14 @@ export interface Run {
   factsOf<T extends Fact['type']>(type: T): Extract<Fact, { type: T }>[]
 }
 
-/** Decides each event against the state the facts before it built, as ingest does. */
+/** Decides each event against the state the facts before it built, with ingest's own fold. */
 export function runEvents(events: readonly PipelineEvent[], state = emptyIdentityState()): Run {
   const decisions: EventDecision[] = []
   for (const event of events) {
-    const decision = decideEvent(state, { teamId, anonymizeIps: false }, event)
-    for (const fact of decision.facts) evolveIdentity(state, fact)
-    decisions.push(decision)
+    const { facts, outcomes } = decideBatch(state, [{ team: { teamId, anonymizeIps: false }, event }])
+    const outcome = outcomes[0]!
+    if (typeof outcome === 'object') throw outcome.failed
+    decisions.push({ outcome, facts })
   }
   const facts = decisions.flatMap((d) => d.facts)
   return {

@@ -2,7 +2,7 @@ import { type ClickHouse, ClickHouseRejectedError } from '../../ports/clickhouse
 import type { Log, LogBatch, LogMessage, Subscription } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import type { ProjectedTable } from '../../schema/clickhouse/migrations.ts'
-import { deadLetterRecord } from '../../schema/dead-letter.ts'
+import { type DeadLetterCode, deadLetterRecord, type SetAside } from '../../schema/dead-letter.ts'
 import { type FactTopic, factTopics, Topics } from '../../schema/topics.ts'
 
 export const projectorGroupId = 'clickhouse-projector'
@@ -49,10 +49,11 @@ export function startClickHouseProjector(options: ProjectorOptions): Projector {
       const started = performance.now()
       const table = tableOf[batch.topic as FactTopic]
       const lines: { message: LogMessage; line: string }[] = []
-      const unreadable: { message: LogMessage; reason: string }[] = []
+      const unreadable: { message: LogMessage; setAside: SetAside }[] = []
       for (const message of batch.messages) {
         const line = rowLine(message)
-        if (line === undefined) unreadable.push({ message, reason: 'fact is not a JSON object' })
+        if (line === undefined)
+          unreadable.push({ message, setAside: setAside('fact_unreadable', 'fact is not a JSON object') })
         else lines.push({ message, line })
       }
       let refused = 0
@@ -68,7 +69,10 @@ export function startClickHouseProjector(options: ProjectorOptions): Projector {
             if (!(rowError instanceof ClickHouseRejectedError)) throw rowError
             unreadable.push({
               message,
-              reason: `ClickHouse refused the row: ${rowError.message.slice(0, 500)}`,
+              setAside: setAside(
+                'clickhouse_refused',
+                `ClickHouse refused the row: ${rowError.message.slice(0, 500)}`,
+              ),
             })
             refused++
           }
@@ -77,9 +81,7 @@ export function startClickHouseProjector(options: ProjectorOptions): Projector {
       if (unreadable.length > 0) {
         await options.log.append(
           Topics.deadLetters,
-          unreadable.map(({ message, reason }) =>
-            deadLetterRecord(message, 'clickhouse_projection', reason, now()),
-          ),
+          unreadable.map(({ message, setAside }) => deadLetterRecord(message, setAside, now())),
         )
         options.logger?.warn(
           { topic: batch.topic, count: unreadable.length },
@@ -93,6 +95,12 @@ export function startClickHouseProjector(options: ProjectorOptions): Projector {
   })
   return { stop: () => subscription.stop(), done: subscription.done, projected }
 }
+
+const setAside = (code: DeadLetterCode, reason: string): SetAside => ({
+  step: 'clickhouse_projection',
+  code,
+  reason,
+})
 
 /**
  * The fact as one JSONEachRow line with the Kafka columns PostHog's tables carry, appended as text:

@@ -1,36 +1,23 @@
 import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely'
+import { DependencyUnavailableError, isDependencyUnavailable } from '../../ports/failures.ts'
 import {
   IdentityDataRefusedError,
   type IdentityStore,
+  IdentityStoreConflictError,
   type IdentityTransaction,
 } from '../../ports/identity-store.ts'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
 import { applyFacts, type Loaded } from './apply-facts.ts'
+import { classifyDatabaseError, sqlStateOf } from './database-errors.ts'
 import { type IdentityChanges, identityCache } from './identity-cache.ts'
 import { type CacheUse, loadIdentities, StaleDistinctIdsError } from './load-identities.ts'
 import { decodeOutbox, deflateOutbox, inflateOutbox } from './outbox-encoding.ts'
 
 type Tx = Transaction<PostgresTables>
 
-// Lock races between ingest processes (deadlock, serialization failure, a row created or removed
-// under us) are resolved by running the whole batch again on fresh state.
-const retryableCodes = new Set(['40P01', '40001', '23505', '23503'])
+// Lock races between ingest processes (database-errors.ts, `conflict`) are resolved by running the
+// whole batch again on fresh state, a bounded number of times.
 const maxAttempts = 8
-
-export class IdentityStoreConflictError extends Error {
-  override readonly name = 'IdentityStoreConflictError'
-  constructor(
-    readonly attempts: number,
-    cause: unknown,
-  ) {
-    super(`identity transaction still conflicting after ${attempts} attempts`, { cause })
-  }
-}
-
-const isRetryable = (error: unknown) =>
-  error instanceof StaleDistinctIdsError || retryableCodes.has(sqlState(error) ?? '')
-// Data exceptions and program limits: the same rows fail the same way however often they are tried.
-const refusesData = (error: unknown) => /^(22|54)/.test(sqlState(error) ?? '')
 
 export interface IdentityStoreOptions {
   /**
@@ -64,8 +51,12 @@ export function postgresIdentityStore(
         } catch (error) {
           // whatever failed, what the cache holds may no longer be what the database holds
           cache.forget()
-          if (refusesData(error)) throw new IdentityDataRefusedError(sqlState(error) ?? '', error)
-          if (!isRetryable(error)) throw error
+          if (isDependencyUnavailable(error)) throw error
+          const failure = error instanceof StaleDistinctIdsError ? 'conflict' : classifyDatabaseError(error)
+          if (failure === 'unavailable')
+            throw new DependencyUnavailableError('postgres', 'the database is unavailable', { cause: error })
+          if (failure === 'refused') throw new IdentityDataRefusedError(sqlStateOf(error) ?? '', error)
+          if (failure !== 'conflict') throw error
           if (attempt >= maxAttempts) throw new IdentityStoreConflictError(attempt, error)
           await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()))
         }
@@ -113,15 +104,6 @@ export function postgresIdentityStore(
         person_merges, consumer_offsets, ingest_batches, fact_outbox`.execute(db)
     },
   }
-}
-
-/** The SQLSTATE of a driver error, looking through wrapping errors' causes. */
-function sqlState(error: unknown): string | undefined {
-  for (let e: unknown = error; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string') return code
-  }
-  return undefined
 }
 
 async function consumedOffset(

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../../adapters/postgres/connect.ts'
 import { migratePostgres } from '../../adapters/postgres/migrate.ts'
-import {
-  IdentityStoreConflictError,
-  postgresIdentityStore,
-} from '../../projections/postgres/identity-store.ts'
+import { IdentityStoreConflictError } from '../../ports/identity-store.ts'
+import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
 import { encodeOutbox } from '../../projections/postgres/outbox-encoding.ts'
 import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
 import type { Fact } from '../../schema/facts.ts'

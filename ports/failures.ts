@@ -1,0 +1,25 @@
+/**
+ * The two kinds of failure a consumer meets (ARCHITECTURE "Failures"), told apart by what they
+ * are: a dependency that is away is waited for without end; anything else is a property of the
+ * input and is set aside (dead letter queue) so the partition moves on.
+ */
+export type Dependency = 'postgres' | 'log' | 'clickhouse'
+
+/**
+ * A database, log or ClickHouse that cannot be reached or cannot take writes right now (refused
+ * connection, shutdown, disk full). Retrying the same input later succeeds once it is back.
+ */
+export class DependencyUnavailableError extends Error {
+  override readonly name: string = 'DependencyUnavailableError'
+  constructor(
+    readonly dependency: Dependency,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options)
+  }
+}
+
+export function isDependencyUnavailable(error: unknown): error is DependencyUnavailableError {
+  return error instanceof DependencyUnavailableError
+}
