@@ -23,3 +23,16 @@ export const factTopics = [
 ] as const
 
 export type FactTopic = (typeof factTopics)[number]
+
+/** The consumer groups of an installation, and what each reads. */
+export const ConsumerGroups = {
+  ingest: 'ingest',
+  projector: 'clickhouse-projector',
+} as const
+
+export type ConsumerGroup = (typeof ConsumerGroups)[keyof typeof ConsumerGroups]
+
+export const topicsOfGroup: Record<ConsumerGroup, readonly TopicName[]> = {
+  [ConsumerGroups.ingest]: [Topics.commands],
+  [ConsumerGroups.projector]: factTopics,
+}

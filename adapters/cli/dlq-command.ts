@@ -1,35 +1,55 @@
-import { listDeadLetters, replayDeadLetters } from '../../commands/dlq/dead-letters.ts'
-import type { DeadLetterReplays } from '../../ports/dead-letter-replays.ts'
-import type { Log } from '../../ports/log.ts'
+import { type ListedDeadLetter, listDeadLetters, replayDeadLetters } from '../../commands/dlq/dead-letters.ts'
 import { postgresDeadLetterReplays } from '../../projections/postgres/dead-letter-replays.ts'
+import type { DeadLetter } from '../../schema/dead-letter.ts'
 import { Topics } from '../../schema/topics.ts'
-import { openPostgres } from '../postgres/connect.ts'
-import { openLog, postgresConfig, topicSpecs } from '../runtime/backends.ts'
-import { type SluiceConfig, usesDataDir } from '../runtime/config.ts'
-import { lockDataDir } from '../runtime/data-dir-lock.ts'
+import type { SluiceConfig } from '../runtime/config.ts'
 import { createLogger } from '../runtime/logger.ts'
+import { openBackends } from '../runtime/open-backends.ts'
+import { runningSluice } from './running-sluice.ts'
 
-async function withDeadLetters<T>(
+/** The dead letter queue, through the sluice that holds the data dir, or opened here when none runs. */
+interface DeadLetterQueue {
+  list(): Promise<ListedDeadLetter[]>
+  replay(ids?: readonly string[]): Promise<DeadLetter[]>
+  close(): Promise<void>
+}
+
+async function openDeadLetterQueue(config: SluiceConfig, command: string): Promise<DeadLetterQueue> {
+  const running = runningSluice(config)
+  if (running) {
+    return {
+      list: async () =>
+        (await running.get<{ results: ListedDeadLetter[] }>('/_control/dead_letters/')).results,
+      replay: async (ids) =>
+        (await running.post<{ replayed: DeadLetter[] }>('/_control/dead_letters/replay/', { ids })).replayed,
+      close: async () => {},
+    }
+  }
+  const backends = await openBackends(config, { command, logger: createLogger() })
+  const replays = postgresDeadLetterReplays(backends.db)
+  return {
+    list: () => listDeadLetters(backends.log, replays),
+    replay: (ids) => replayDeadLetters(backends.log, replays, new Date(), ids),
+    close: () => backends.close(),
+  }
+}
+
+async function withDeadLetterQueue<T>(
   config: SluiceConfig,
   command: string,
-  work: (log: Log, replays: DeadLetterReplays) => Promise<T>,
+  work: (queue: DeadLetterQueue) => Promise<T>,
 ): Promise<T> {
-  const lock = usesDataDir(config) ? lockDataDir(config.dataDir, command) : null
-  const db = await openPostgres(postgresConfig(config))
-  const log = await openLog(config, createLogger())
+  const queue = await openDeadLetterQueue(config, command)
   try {
-    await log.ensureTopics(topicSpecs(config))
-    return await work(log, postgresDeadLetterReplays(db))
+    return await work(queue)
   } finally {
-    await log.close()
-    await db.destroy()
-    lock?.release()
+    await queue.close()
   }
 }
 
 /** `sluice dlq list`: every dead letter with its step, reason and whether it was replayed. */
 export async function runDlqList(config: SluiceConfig, json: boolean): Promise<void> {
-  const letters = await withDeadLetters(config, 'sluice dlq list', listDeadLetters)
+  const letters = await withDeadLetterQueue(config, 'sluice dlq list', (queue) => queue.list())
   if (json) {
     console.log(JSON.stringify(letters))
     return
@@ -42,7 +62,8 @@ export async function runDlqList(config: SluiceConfig, json: boolean): Promise<v
     const replayed = letter.replayedAt
       ? `replayed ${letter.replays}× (last ${letter.replayedAt})`
       : 'not replayed'
-    console.log(`${letter.id}  ${letter.at}  ${letter.step}  ${replayed}\n  ${letter.reason}`)
+    const code = letter.code ? ` ${letter.code}` : ''
+    console.log(`${letter.id}  ${letter.at}  ${letter.step}${code}  ${replayed}\n  ${letter.reason}`)
   }
   const waiting = letters.filter((l) => l.replayedAt === null).length
   console.log(`${letters.length} dead letters, ${waiting} not replayed.`)
@@ -50,9 +71,7 @@ export async function runDlqList(config: SluiceConfig, json: boolean): Promise<v
 
 /** `sluice dlq replay [--id X]`: appends letters to the topics they came from again. */
 export async function runDlqReplay(config: SluiceConfig, ids: string[] | undefined): Promise<void> {
-  const replayed = await withDeadLetters(config, 'sluice dlq replay', (log, replays) =>
-    replayDeadLetters(log, replays, new Date(), ids),
-  )
+  const replayed = await withDeadLetterQueue(config, 'sluice dlq replay', (queue) => queue.replay(ids))
   const topics = [...new Set(replayed.map((l) => l.topic))].join(', ')
   console.log(
     replayed.length === 0

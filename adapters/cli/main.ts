@@ -7,7 +7,9 @@ import { createLogger } from '../runtime/logger.ts'
 import { runDlqList, runDlqReplay } from './dlq-command.ts'
 import { runInit, runProjectsCreate } from './projects-commands.ts'
 import { runReplay } from './replay-command.ts'
+import { RunningSluiceError } from './running-sluice.ts'
 import { runStart } from './start-command.ts'
+import { runStatus } from './status-command.ts'
 import { runVerify } from './verify-command.ts'
 
 const program = new Command()
@@ -101,6 +103,18 @@ serviceOptions(program.command('replay').description('rebuild the projections fr
     }),
   )
 
+serviceOptions(
+  program
+    .command('status')
+    .description(
+      'lag, failures and dead letters per consumer group, topic and partition; exit 1 when a partition is stuck',
+    ),
+)
+  .option('--json', 'print the status as JSON')
+  .action((options: ConfigInput & { json?: boolean }) =>
+    run(() => runStatus(resolveConfig(options), Boolean(options.json))),
+  )
+
 const dlq = program.command('dlq').description('the dead letter queue: what could not be processed, and why')
 serviceOptions(dlq.command('list').description('show every dead letter with its reason'))
   .option('--json', 'print the letters as JSON')
@@ -124,6 +138,7 @@ async function run(action: () => Promise<void>): Promise<void> {
     if (
       error instanceof ConfigError ||
       error instanceof DataDirLockedError ||
+      error instanceof RunningSluiceError ||
       error instanceof UnknownDeadLetterError
     ) {
       console.error(`sluice: ${error.message}`)

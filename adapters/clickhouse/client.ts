@@ -1,6 +1,7 @@
 import { type ClickHouseClient, ClickHouseError, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { type ClickHouse, ClickHouseRejectedError } from '../../ports/clickhouse.ts'
+import { DependencyUnavailableError } from '../../ports/failures.ts'
 
 export type ClickHouseConfig =
   | { kind: 'chdb'; path: string }
@@ -70,14 +71,20 @@ export function createClickHouse(config: ClickHouseConfig): ClickHouse {
   }
 }
 
-/** Server-side refusals become ClickHouseRejectedError; anything else (unreachable) passes as it is. */
+/**
+ * Server-side refusals become ClickHouseRejectedError (the rows are set aside); anything else means
+ * ClickHouse could not be reached, and the projector waits for it.
+ */
 async function rejections(table: string, work: () => Promise<unknown>): Promise<void> {
   try {
     await work()
   } catch (error) {
     if (isServerError(error))
       throw new ClickHouseRejectedError(error.message, error.code, { table, cause: error })
-    throw error
+    const detail = error instanceof Error ? error.message : String(error)
+    throw new DependencyUnavailableError('clickhouse', `ClickHouse is unavailable: ${detail}`, {
+      cause: error,
+    })
   }
 }
 

@@ -11,12 +11,11 @@ export async function authorizedProject(
   projects: ProjectStore,
   projectId: string,
 ): Promise<Project> {
-  const header = request.headers.authorization
-  const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null
-  if (!match?.[1]) throw httpErrors.missingApiKey()
+  const key = bearerToken(request)
+  if (key === null) throw httpErrors.missingApiKey()
   let project: Project | undefined
   try {
-    project = await projects.findByPersonalApiKey(match[1])
+    project = await projects.findByPersonalApiKey(key)
   } catch (error) {
     throw Object.assign(httpErrors.unavailable('The project store is unreachable; retry shortly.'), {
       cause: error,
@@ -25,4 +24,11 @@ export async function authorizedProject(
   if (project === undefined) throw httpErrors.invalidApiKey()
   if (String(project.id) !== projectId) throw httpErrors.wrongProject(projectId)
   return project
+}
+
+/** The secret of `Authorization: Bearer <secret>`, or null. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization
+  const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null
+  return match?.[1] ?? null
 }

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { isDependencyUnavailable } from '../../ports/failures.ts'
 
 /**
  * One catalogue of the errors the HTTP API answers with, each with a stable code and status.
@@ -53,6 +54,8 @@ export function sendError(reply: FastifyReply, error: HttpError) {
 /** Maps anything thrown in a route to the JSON error shape; nothing a client sends can crash the process. */
 export function toHttpError(error: unknown, request: FastifyRequest): HttpError {
   if (error instanceof HttpError) return error
+  if (isDependencyUnavailable(error))
+    return httpErrors.unavailable(`sluice cannot reach its ${error.dependency} right now; retry shortly.`)
   const fastifyError = error as Partial<FastifyError>
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return new HttpError(

@@ -4,6 +4,7 @@ import type { SluiceMetrics } from '../metrics/metrics.ts'
 import { type ApiRouteDeps, apiRoutes } from './api-routes.ts'
 import { type CaptureRouteDeps, captureRoutes } from './capture-routes.ts'
 import { sendError, toHttpError } from './errors.ts'
+import { type OperationsRouteDeps, operationsRoutes } from './operations-routes.ts'
 import { type RemoteConfigDeps, remoteConfigRoutes } from './remote-config-routes.ts'
 
 export interface Readiness {
@@ -18,6 +19,7 @@ export interface HttpServerDeps {
   capture?: Omit<CaptureRouteDeps, 'metrics'>
   api?: ApiRouteDeps
   remoteConfig?: RemoteConfigDeps
+  operations?: OperationsRouteDeps
 }
 
 /** The HTTP face of sluice: health and metrics always; capture and the API when those roles run here. */
@@ -58,5 +60,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   if (remoteConfig) await app.register(async (scope) => remoteConfigRoutes(scope, remoteConfig))
   const api = deps.api
   if (api) await app.register(async (scope) => apiRoutes(scope, api))
+  const operations = deps.operations
+  if (operations) await app.register(async (scope) => operationsRoutes(scope, operations))
   return app
 }

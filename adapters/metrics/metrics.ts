@@ -6,17 +6,27 @@ export interface CaptureMetrics {
   requestRejected(): void
 }
 
+export interface ConsumerLag {
+  group: string
+  topic: string
+  partition: number
+  lag: number
+}
+
 export interface SluiceMetrics {
   registry: Registry
   capture: CaptureMetrics
   ingest: IngestMetrics
   projection: { observeBatch(topic: string, rows: number, seconds: number): void }
-  /** Sets the lag gauge: how far a consumer group is behind the end of a topic. */
-  setLag(topic: string, group: string, lag: number): void
+  consumerFailed(group: string, topic: string, partition: number): void
   observeRequest(route: string, status: number): void
 }
 
-export function createMetrics(): SluiceMetrics {
+/**
+ * @param consumerLag read at every scrape: how far each consumer group of the process is behind the
+ * end of each partition it reads
+ */
+export function createMetrics(consumerLag: () => Promise<ConsumerLag[]> = async () => []): SluiceMetrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'sluice_' })
   const requests = new Counter({
@@ -60,11 +70,29 @@ export function createMetrics(): SluiceMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   })
-  const lag = new Gauge({
-    name: 'sluice_log_lag',
-    help: 'Records not yet consumed, by topic and consumer group',
-    labelNames: ['topic', 'group'],
+  const consumerFailures = new Counter({
+    name: 'sluice_consumer_failures_total',
+    help: 'Batches a consumer failed and will retry, by consumer group, topic and partition',
+    labelNames: ['group', 'topic', 'partition'],
     registers: [registry],
+    async collect() {
+      // every partition a consumer reads has a failure count, 0 until it first fails
+      for (const row of await consumerLag().catch(() => []))
+        this.inc({ group: row.group, topic: row.topic, partition: String(row.partition) }, 0)
+    },
+  })
+  new Gauge({
+    name: 'sluice_consumer_lag_messages',
+    help: 'End offset minus committed offset, by consumer group, topic and partition',
+    labelNames: ['group', 'topic', 'partition'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      // a log that cannot be asked right now leaves the gauge empty rather than failing the scrape
+      const rows = await consumerLag().catch(() => [])
+      for (const row of rows)
+        this.set({ group: row.group, topic: row.topic, partition: String(row.partition) }, row.lag)
+    },
   })
   return {
     registry,
@@ -86,7 +114,8 @@ export function createMetrics(): SluiceMetrics {
         projectSeconds.observe({ topic }, seconds)
       },
     },
-    setLag: (topic, group, value) => lag.set({ topic, group }, value),
+    consumerFailed: (group, topic, partition) =>
+      consumerFailures.inc({ group, topic, partition: String(partition) }),
     observeRequest: (route, status) => requests.inc({ route, status: String(status) }),
   }
 }

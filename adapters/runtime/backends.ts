@@ -24,7 +24,8 @@ export function postgresConfig(config: SluiceConfig): PostgresConfig {
 }
 
 export async function openLog(config: SluiceConfig, logger: Logger): Promise<Log> {
-  if (config.kafkaBrokers === null) return createEmbeddedLog({ path: embeddedPaths(config.dataDir).log })
+  if (config.kafkaBrokers === null)
+    return createEmbeddedLog({ path: embeddedPaths(config.dataDir).log, logger })
   return createKafkaLog({
     brokers: config.kafkaBrokers,
     clientId: 'sluice',
@@ -50,4 +51,17 @@ export function topicSpecs(config: SluiceConfig): TopicSpec[] {
     ...factTopics.map((name) => ({ name, partitions: 1, retention: 'default' as const })),
     { name: Topics.deadLetters, partitions: 1, retention: 'forever' },
   ]
+}
+
+/** Which backend serves each part, by kind only (no addresses or credentials). */
+export function describeBackends(config: SluiceConfig): {
+  log: string
+  postgres: string
+  clickhouse: string
+} {
+  return {
+    log: config.kafkaBrokers === null ? 'embedded' : 'kafka',
+    postgres: config.postgresUrl === null ? 'pglite' : 'postgresql',
+    clickhouse: config.clickhouseUrl === null ? 'chdb' : 'clickhouse',
+  }
 }

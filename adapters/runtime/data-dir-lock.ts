@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +9,11 @@ export interface LockHolder {
   command: string
   startedAt: string
   url?: string
+  /**
+   * Lets the sluice CLI on this machine act through the holder (status, dead letters) while it holds
+   * the data dir. The lock file is readable by its owner only, like everything the data dir holds.
+   */
+  controlToken?: string
 }
 
 export class DataDirLockedError extends Error {
@@ -26,7 +32,8 @@ export class DataDirLockedError extends Error {
 
 export interface DataDirLock {
   readonly path: string
-  /** Records where the holder serves, for the message a second process gets. */
+  readonly controlToken: string
+  /** Records where the holder serves, for the message a second process gets and for the CLI. */
   setUrl(url: string): void
   release(): void
 }
@@ -38,15 +45,17 @@ export interface DataDirLock {
 export function lockDataDir(dataDir: string, command: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true })
   const path = join(dataDir, 'sluice.lock')
+  const controlToken = randomBytes(24).toString('base64url')
   const holder: LockHolder = {
     pid: process.pid,
     hostname: hostname(),
     command,
     startedAt: new Date().toISOString(),
+    controlToken,
   }
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(path, JSON.stringify(holder), { flag: 'wx' })
+      writeFileSync(path, JSON.stringify(holder), { flag: 'wx', mode: 0o600 })
       break
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) throw error
@@ -69,12 +78,19 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
   process.once('exit', release)
   return {
     path,
+    controlToken,
     setUrl(url) {
       holder.url = url
       writeFileSync(path, JSON.stringify(holder))
     },
     release,
   }
+}
+
+/** The live process holding a data dir, if one does. */
+export function dataDirHolder(dataDir: string): LockHolder | undefined {
+  const holder = readHolder(join(dataDir, 'sluice.lock'))
+  return holder && isAlive(holder) ? holder : undefined
 }
 
 function readHolder(path: string): LockHolder | undefined {

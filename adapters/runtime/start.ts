@@ -1,25 +1,29 @@
 import type { FastifyInstance } from 'fastify'
+import { createConsumerHealth } from '../../commands/consumers/consumer-health.ts'
+import { listDeadLetters, replayDeadLetters } from '../../commands/dlq/dead-letters.ts'
 import { flushOutbox, startOutboxSweeper } from '../../commands/ingest/fact-publisher.ts'
 import { createIngestBatchHandler } from '../../commands/ingest/ingest-batch.ts'
 import { createCommandIntake } from '../../commands/intake/accept-commands.ts'
 import { createTokenCache } from '../../commands/projects/token-cache.ts'
+import { consumerLag, ingestionStatus } from '../../commands/status/ingestion-status.ts'
 import type { ClickHouse } from '../../ports/clickhouse.ts'
 import type { Log, Subscription } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import type { ProjectCredentials } from '../../ports/projects.ts'
-import { startClickHouseProjector } from '../../projections/clickhouse/projector.ts'
+import { projectorGroupId, startClickHouseProjector } from '../../projections/clickhouse/projector.ts'
+import { postgresDeadLetterReplays } from '../../projections/postgres/dead-letter-replays.ts'
 import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
 import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
-import { Topics } from '../../schema/topics.ts'
+import { type ConsumerGroup, ConsumerGroups, Topics } from '../../schema/topics.ts'
 import { buildHttpServer } from '../http/server.ts'
 import { createMetrics } from '../metrics/metrics.ts'
 import { type Db, openPostgres } from '../postgres/connect.ts'
-import { openClickHouse, openLog, postgresConfig, topicSpecs } from './backends.ts'
+import { describeBackends, openClickHouse, openLog, postgresConfig, topicSpecs } from './backends.ts'
 import { needsClickHouse, type SluiceConfig, usesDataDir } from './config.ts'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
 import { ensureDefaultProject } from './projects.ts'
 
-export const ingestGroupId = 'ingest'
+export const ingestGroupId = ConsumerGroups.ingest
 
 export interface RunningSluice {
   url: string
@@ -67,10 +71,15 @@ export async function startSluice(
     const clickhouse: ClickHouse | null = needsClickHouse(config) ? await openClickHouse(config) : null
     if (clickhouse) closers.push(() => clickhouse.close())
 
-    const metrics = createMetrics()
+    const roleGroups: ConsumerGroup[] = []
+    if (roles.has('ingest')) roleGroups.push(ingestGroupId)
+    if (roles.has('project') && clickhouse) roleGroups.push(projectorGroupId)
+    const metrics = createMetrics(() => consumerLag(log, roleGroups))
+    const health = createConsumerHealth({ logger, now: () => new Date(), onFailure: metrics.consumerFailed })
     const tokens = createTokenCache(projects)
     // PGlite lives in this process, which holds the data dir: nothing else writes it
     const identities = postgresIdentityStore(db, { exclusive: database.kind === 'pglite' })
+    const replays = postgresDeadLetterReplays(db)
     const failures: string[] = []
 
     let ingest: Subscription | null = null
@@ -92,9 +101,9 @@ export async function startSluice(
         topics: [Topics.commands],
         maxBatchSize: 1000,
         startOffset: (topic, partition) => identities.consumedOffset(ingestGroupId, topic, partition),
-        eachBatch: async (batch) => {
+        eachBatch: health.watch(ingestGroupId, async (batch) => {
           await handler.apply(batch)
-        },
+        }),
       })
       const subscription = ingest
       closers.push(async () => {
@@ -105,7 +114,12 @@ export async function startSluice(
     }
 
     if (roles.has('project') && clickhouse) {
-      const projector = startClickHouseProjector({ log, clickhouse, logger })
+      const projector = startClickHouseProjector({
+        log,
+        clickhouse,
+        logger,
+        watch: (eachBatch) => health.watch(projectorGroupId, eachBatch),
+      })
       closers.push(() => projector.stop())
     }
 
@@ -116,6 +130,9 @@ export async function startSluice(
         async check() {
           const status: Record<string, boolean> = {}
           for (const role of roles) status[role] = !failures.includes(role)
+          if (roles.has('ingest')) status.ingest = status.ingest !== false && !health.failing(ingestGroupId)
+          if (roles.has('project'))
+            status.project = status.project !== false && !health.failing(projectorGroupId)
           if (roles.has('api') && clickhouse)
             status.api = await clickhouse.query('SELECT 1').then(
               () => status.api ?? true,
@@ -131,6 +148,24 @@ export async function startSluice(
         roles.has('api') && clickhouse
           ? { projects, clickhouse, db, projectChanged: (project) => tokens.forget(project.apiToken) }
           : undefined,
+      operations: {
+        projects,
+        controlToken: lock?.controlToken ?? null,
+        projectOfToken: async (token) => (await tokens.resolve(token))?.id ?? null,
+        deadLetters: {
+          list: () => listDeadLetters(log, replays),
+          replay: (ids) => replayDeadLetters(log, replays, new Date(), ids),
+        },
+        status: async () =>
+          ingestionStatus({
+            log,
+            groups: Object.values(ConsumerGroups),
+            health: health.partitions(),
+            deadLetters: await listDeadLetters(log, replays),
+            roles: [...roles],
+            backends: describeBackends(config),
+          }),
+      },
     })
     closers.push(() => server.close())
     await server.listen({ host: config.host, port: config.port })

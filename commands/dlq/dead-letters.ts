@@ -32,6 +32,50 @@ export async function listDeadLetters(log: Log, replays: DeadLetterReplays): Pro
   return letters.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
 }
 
+/** What a letter is about, read from the record it keeps: a command, or a fact row. */
+export interface DeadLetterSubject {
+  /** The project's token (commands) — its project is looked up — or its id (fact rows). */
+  token: string | null
+  teamId: number | null
+  eventUuid: string | null
+  event: string | null
+  distinctId: string | null
+}
+
+export function deadLetterSubject(letter: DeadLetter): DeadLetterSubject {
+  let record: Record<string, unknown> = {}
+  try {
+    const parsed: unknown = JSON.parse(letter.value)
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+      record = parsed as Record<string, unknown>
+  } catch {
+    // an unreadable record is about nothing that can be named
+  }
+  const text = (value: unknown) => (typeof value === 'string' ? value : null)
+  return {
+    token: text(record.token),
+    teamId: typeof record.team_id === 'number' ? record.team_id : null,
+    eventUuid: text(record.uuid),
+    event: text(record.event),
+    distinctId: text(record.distinct_id),
+  }
+}
+
+/** A project's letters: those whose command carries one of its tokens, or whose fact row its id. */
+export async function lettersOfProject(
+  letters: readonly ListedDeadLetter[],
+  projectId: number,
+  projectOfToken: (token: string) => Promise<number | null>,
+): Promise<(ListedDeadLetter & { subject: DeadLetterSubject })[]> {
+  const mine: (ListedDeadLetter & { subject: DeadLetterSubject })[] = []
+  for (const letter of letters) {
+    const subject = deadLetterSubject(letter)
+    const owner = subject.teamId ?? (subject.token === null ? null : await projectOfToken(subject.token))
+    if (owner === projectId) mine.push({ ...letter, subject })
+  }
+  return mine
+}
+
 export class UnknownDeadLetterError extends Error {
   override readonly name = 'UnknownDeadLetterError'
   constructor(readonly id: string) {

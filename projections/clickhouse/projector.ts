@@ -3,9 +3,9 @@ import type { Log, LogBatch, LogMessage, Subscription } from '../../ports/log.ts
 import type { Logger } from '../../ports/logger.ts'
 import type { ProjectedTable } from '../../schema/clickhouse/migrations.ts'
 import { type DeadLetterCode, deadLetterRecord, type SetAside } from '../../schema/dead-letter.ts'
-import { type FactTopic, factTopics, Topics } from '../../schema/topics.ts'
+import { ConsumerGroups, type FactTopic, factTopics, Topics } from '../../schema/topics.ts'
 
-export const projectorGroupId = 'clickhouse-projector'
+export const projectorGroupId = ConsumerGroups.projector
 
 const tableOf: Record<FactTopic, ProjectedTable> = {
   [Topics.events]: 'events',
@@ -24,6 +24,8 @@ export interface ProjectorOptions {
   maxBatchSize?: number
   now?: () => Date
   onBatch?: (topic: string, rows: number, seconds: number) => void
+  /** Wraps the batch handler, e.g. to report its failures (a failed batch is handed over again). */
+  watch?: (eachBatch: (batch: LogBatch) => Promise<void>) => (batch: LogBatch) => Promise<void>
 }
 
 export interface Projector {
@@ -41,11 +43,12 @@ export interface Projector {
 export function startClickHouseProjector(options: ProjectorOptions): Projector {
   const projected = new Map<string, number>()
   const now = options.now ?? (() => new Date())
+  const watch = options.watch ?? ((eachBatch) => eachBatch)
   const subscription: Subscription = options.log.subscribe({
     groupId: options.groupId ?? projectorGroupId,
     topics: [...factTopics],
     maxBatchSize: options.maxBatchSize ?? 5000,
-    eachBatch: async (batch: LogBatch) => {
+    eachBatch: watch(async (batch: LogBatch) => {
       const started = performance.now()
       const table = tableOf[batch.topic as FactTopic]
       const lines: { message: LogMessage; line: string }[] = []
@@ -91,7 +94,7 @@ export function startClickHouseProjector(options: ProjectorOptions): Projector {
       const inserted = lines.length - refused
       projected.set(table, (projected.get(table) ?? 0) + inserted)
       options.onBatch?.(batch.topic, inserted, (performance.now() - started) / 1000)
-    },
+    }),
   })
   return { stop: () => subscription.stop(), done: subscription.done, projected }
 }

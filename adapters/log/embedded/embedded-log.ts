@@ -276,9 +276,10 @@ async function consumePartition(
     try {
       await options.eachBatch(batch)
     } catch (error) {
+      // the handler's owner reports failures to the operator; this only paces the next attempt
       failures++
       const delay = Math.min(100 * 2 ** (failures - 1), 5000)
-      backend.logger?.warn(
+      backend.logger?.debug(
         {
           err: error,
           group: options.groupId,
@@ -295,6 +296,15 @@ async function consumePartition(
     }
     failures = 0
     position = messages.at(-1)!.offset + 1
-    await backend.commit(options.groupId, topic, partition, position)
+    try {
+      await backend.commit(options.groupId, topic, partition, position)
+    } catch (error) {
+      // The batch is done; the next commit that succeeds records it too. Until then a restart would
+      // hand it over again, which every consumer absorbs (ingest recognises applied offsets).
+      backend.logger?.warn(
+        { error: (error as Error).message, group: options.groupId, topic, partition, offset: position },
+        'the consumer position could not be recorded in the embedded log; going on',
+      )
+    }
   }
 }

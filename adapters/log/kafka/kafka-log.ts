@@ -357,7 +357,8 @@ async function handleBatch(
         break
       } catch (error) {
         const delay = Math.min(100 * 2 ** (attempt - 1), 5000)
-        logger?.warn(
+        // the handler's owner reports failures to the operator; this only paces the next attempt
+        logger?.debug(
           { err: error, group: options.groupId, topic: batch.topic, partition: batch.partition, attempt },
           'batch failed; it will be handed over again',
         )
