@@ -4,8 +4,9 @@ import { clickhouseDdl } from '../clickhouse/ddl.ts'
 import { ConfigError, type ConfigInput, resolveConfig } from '../runtime/config.ts'
 import { DataDirLockedError } from '../runtime/data-dir-lock.ts'
 import { createLogger } from '../runtime/logger.ts'
+import { UnknownProjectError } from '../runtime/projects.ts'
 import { runDlqList, runDlqReplay } from './dlq-command.ts'
-import { runInit, runProjectsCreate } from './projects-commands.ts'
+import { runInit, runKeysCreate, runProjectsCreate } from './projects-commands.ts'
 import { runReplay } from './replay-command.ts'
 import { RunningSluiceError } from './running-sluice.ts'
 import { runStart } from './start-command.ts'
@@ -59,6 +60,24 @@ serviceOptions(
   .option('--json', 'print the credentials as JSON')
   .action((options: ConfigInput & { name: string; json?: boolean }) =>
     run(() => runProjectsCreate(resolveConfig(options), options.name, Boolean(options.json))),
+  )
+
+serviceOptions(
+  program
+    .command('keys')
+    .description('personal API keys')
+    .command('create')
+    .description('make a personal API key for a project; it is shown once, sluice keeps only its digest'),
+)
+  .option('--project <id>', 'the project the key reads and administers (default: the first)')
+  .option('--json', 'print {"project_id","personal_api_key"}')
+  .action((options: ConfigInput & { project?: string; json?: boolean }) =>
+    run(() => {
+      const projectId = options.project === undefined ? null : Number(options.project)
+      if (projectId !== null && !(Number.isSafeInteger(projectId) && projectId > 0))
+        throw new ConfigError(`--project takes a project id (a whole number), not "${options.project}"`)
+      return runKeysCreate(resolveConfig(options), projectId, Boolean(options.json))
+    }),
   )
 
 serviceOptions(
@@ -139,7 +158,8 @@ async function run(action: () => Promise<void>): Promise<void> {
       error instanceof ConfigError ||
       error instanceof DataDirLockedError ||
       error instanceof RunningSluiceError ||
-      error instanceof UnknownDeadLetterError
+      error instanceof UnknownDeadLetterError ||
+      error instanceof UnknownProjectError
     ) {
       console.error(`sluice: ${error.message}`)
       process.exit(2)

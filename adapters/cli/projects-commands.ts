@@ -4,7 +4,12 @@ import { openPostgres } from '../postgres/connect.ts'
 import { postgresConfig } from '../runtime/backends.ts'
 import { type SluiceConfig, usesDataDir } from '../runtime/config.ts'
 import { lockDataDir } from '../runtime/data-dir-lock.ts'
-import { createProject, credentialsJson, ensureDefaultProject } from '../runtime/projects.ts'
+import {
+  createPersonalApiKey,
+  createProject,
+  credentialsJson,
+  ensureDefaultProject,
+} from '../runtime/projects.ts'
 
 export async function runInit(config: SluiceConfig, json: boolean): Promise<void> {
   const { credentials, created } = await withProjects(config, 'sluice init', ensureDefaultProject)
@@ -20,6 +25,19 @@ export async function runProjectsCreate(config: SluiceConfig, name: string, json
     createProject(projects, name),
   )
   print(credentials, json, `Created project ${credentials.project.id} (${name})`)
+}
+
+export async function runKeysCreate(config: SluiceConfig, projectId: number | null, json: boolean) {
+  const { project, personalApiKey } = await withProjects(config, 'sluice keys create', (projects) =>
+    createPersonalApiKey(projects, projectId),
+  )
+  if (json) {
+    console.log(JSON.stringify({ project_id: project.id, personal_api_key: personalApiKey }))
+    return
+  }
+  console.log(`Created a personal API key for project ${project.id} (${project.name})`)
+  console.log(`  personal API key:  ${personalApiKey}`)
+  console.log('Keep it now: sluice stores only its digest and cannot show it again.')
 }
 
 async function withProjects<T>(
@@ -49,5 +67,7 @@ function print(credentials: ProjectCredentials, json: boolean, headline: string)
   console.log(headline)
   console.log(`  project id:        ${credentials.project.id}`)
   console.log(`  project token:     ${credentials.project.apiToken}`)
-  console.log(`  personal API key:  ${credentials.personalApiKey}`)
+  console.log(
+    `  personal API key:  ${credentials.personalApiKey ?? 'shown once, when it was made; `sluice keys create` makes another'}`,
+  )
 }

@@ -10,7 +10,8 @@ export async function runStart(config: SluiceConfig, logger: Logger): Promise<vo
   console.log(`  data dir:          ${config.dataDir}`)
   console.log(`  backends:          ${describeBackends(config)}`)
   console.log(`  project token:     ${sluice.defaultProject.project.apiToken}`)
-  if (sluice.freshDataDir) console.log(`  personal API key:  ${sluice.defaultProject.personalApiKey}`)
+  const personalApiKey = sluice.defaultProject.personalApiKey
+  if (personalApiKey !== null) console.log(`  personal API key:  ${personalApiKey}`)
   console.log('Press Ctrl+C to stop.')
 
   let stopping = false

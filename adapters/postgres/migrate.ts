@@ -1,12 +1,19 @@
 import { type Kysely, sql } from 'kysely'
-import { postgresMigrations } from '../../schema/postgres/migrations.ts'
+import { type Migration, postgresMigrations } from '../../schema/postgres/migrations.ts'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
 
 // Any constant works; it only has to be the same for every sluice process on a database.
 const migrationLockId = 7_240_531
 
-/** Applies the migrations that are missing, each in its own transaction, one process at a time. */
-export async function migratePostgres(db: Kysely<PostgresTables>): Promise<number[]> {
+/**
+ * Applies the migrations that are missing, in one transaction, one process at a time. `migrations`
+ * is the release's list; a test passes an earlier prefix of it to build a database as an older
+ * release left it.
+ */
+export async function migratePostgres(
+  db: Kysely<PostgresTables>,
+  migrations: readonly Migration[] = postgresMigrations,
+): Promise<number[]> {
   return db.transaction().execute(async (tx) => {
     await sql`SELECT pg_advisory_xact_lock(${migrationLockId})`.execute(tx)
     await sql`CREATE TABLE IF NOT EXISTS sluice_migrations (
@@ -16,7 +23,7 @@ export async function migratePostgres(db: Kysely<PostgresTables>): Promise<numbe
       (await tx.selectFrom('sluice_migrations').select('version').execute()).map((r) => r.version),
     )
     const newlyApplied: number[] = []
-    for (const migration of postgresMigrations) {
+    for (const migration of migrations) {
       if (applied.has(migration.version)) continue
       for (const statement of migration.statements) await sql.raw(statement).execute(tx)
       await tx

@@ -21,6 +21,7 @@ function storeWith(
       return behaviour(token)
     },
     createProject: unused,
+    addPersonalApiKey: unused,
     get: unused,
     findByPersonalApiKey: unused,
     list: unused,

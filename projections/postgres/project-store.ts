@@ -1,6 +1,16 @@
+import { createHash } from 'node:crypto'
 import type { Kysely, Selectable } from 'kysely'
-import type { Project, ProjectCredentials, ProjectStore } from '../../ports/projects.ts'
+import type { Project, ProjectStore } from '../../ports/projects.ts'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
+
+/**
+ * What is kept of a personal API key: its SHA-256, in hex (migration 5 computes the same in SQL).
+ * The keys are long random strings, so a digest looked up by value is enough; a slow salted hash
+ * guards guessable passwords, which these are not.
+ */
+export function personalApiKeyDigest(personalApiKey: string): string {
+  return createHash('sha256').update(personalApiKey).digest('hex')
+}
 
 export function postgresProjectStore(db: Kysely<PostgresTables>): ProjectStore {
   return {
@@ -13,10 +23,19 @@ export function postgresProjectStore(db: Kysely<PostgresTables>): ProjectStore {
           .executeTakeFirstOrThrow()
         await tx
           .insertInto('personal_api_keys')
-          .values({ secret: personalApiKey, project_id: row.id })
+          .values({ key_sha256: personalApiKeyDigest(personalApiKey), project_id: row.id })
           .execute()
         return { project: toProject(row), personalApiKey }
       })
+    },
+    async addPersonalApiKey(projectId, personalApiKey) {
+      const project = await this.get(projectId)
+      if (project === undefined) return undefined
+      await db
+        .insertInto('personal_api_keys')
+        .values({ key_sha256: personalApiKeyDigest(personalApiKey), project_id: projectId })
+        .execute()
+      return { project, personalApiKey }
     },
     async findByToken(apiToken) {
       const row = await db
@@ -30,30 +49,18 @@ export function postgresProjectStore(db: Kysely<PostgresTables>): ProjectStore {
       const row = await db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst()
       return row && toProject(row)
     },
-    async findByPersonalApiKey(secret) {
+    async findByPersonalApiKey(personalApiKey) {
       const row = await db
         .selectFrom('personal_api_keys')
         .innerJoin('projects', 'projects.id', 'personal_api_keys.project_id')
         .selectAll('projects')
-        .where('personal_api_keys.secret', '=', secret)
+        .where('personal_api_keys.key_sha256', '=', personalApiKeyDigest(personalApiKey))
         .executeTakeFirst()
       return row && toProject(row)
     },
     async list() {
-      const rows = await db
-        .selectFrom('projects')
-        .innerJoin('personal_api_keys', 'personal_api_keys.project_id', 'projects.id')
-        .selectAll('projects')
-        .select('personal_api_keys.secret')
-        .orderBy('projects.id')
-        .orderBy('personal_api_keys.id')
-        .execute()
-      const byProject = new Map<number, ProjectCredentials>()
-      for (const row of rows) {
-        if (!byProject.has(row.id))
-          byProject.set(row.id, { project: toProject(row), personalApiKey: row.secret })
-      }
-      return [...byProject.values()]
+      const rows = await db.selectFrom('projects').selectAll().orderBy('id').execute()
+      return rows.map(toProject)
     },
     async update(id, changes) {
       if (changes.anonymizeIps === undefined) return this.get(id)

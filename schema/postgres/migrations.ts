@@ -137,4 +137,18 @@ export const postgresMigrations: Migration[] = [
       'ALTER TABLE fact_outbox ALTER COLUMN records_deflated SET STORAGE EXTERNAL',
     ],
   },
+  {
+    version: 5,
+    name: 'personal API keys kept as SHA-256 digests',
+    statements: [
+      // A key is shown once, when made, and looked up by its digest. Keys an older release stored
+      // in plain are digested in place, so they keep working.
+      'ALTER TABLE personal_api_keys RENAME COLUMN secret TO key_sha256',
+      'ALTER TABLE personal_api_keys RENAME CONSTRAINT personal_api_keys_secret_key TO personal_api_keys_key_sha256_key',
+      `UPDATE personal_api_keys SET key_sha256 = encode(sha256(convert_to(key_sha256, 'UTF8')), 'hex')`,
+      // Nothing but a digest can be stored, whatever a later change to the code does.
+      `ALTER TABLE personal_api_keys ADD CONSTRAINT personal_api_keys_key_is_digest
+        CHECK (key_sha256 ~ '^[0-9a-f]{64}$')`,
+    ],
+  },
 ]

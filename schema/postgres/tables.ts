@@ -12,7 +12,8 @@ export interface PostgresTables {
   }
   personal_api_keys: {
     id: Generated<number>
-    secret: string
+    /** SHA-256 of the key, hex: the key itself is shown once and never kept (migration 5). */
+    key_sha256: string
     project_id: number
     created_at: ColumnType<Date, never, never>
   }

@@ -1,10 +1,11 @@
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Db } from '../../adapters/postgres/connect.ts'
 import { migratePostgres } from '../../adapters/postgres/migrate.ts'
 import { IdentityStoreConflictError } from '../../ports/identity-store.ts'
 import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
 import { encodeOutbox } from '../../projections/postgres/outbox-encoding.ts'
-import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
+import { personalApiKeyDigest, postgresProjectStore } from '../../projections/postgres/project-store.ts'
 import type { Fact } from '../../schema/facts.ts'
 import { postgresMigrations } from '../../schema/postgres/migrations.ts'
 
@@ -54,9 +55,38 @@ export function postgresContract(
       expect(await projects.findByToken('phc_missing')).toBeUndefined()
       expect((await projects.update(a.project.id, { anonymizeIps: true }))?.anonymizeIps).toBe(true)
       expect((await projects.get(a.project.id))?.anonymizeIps).toBe(true)
-      expect((await projects.list()).map((c) => c.personalApiKey)).toEqual(
-        expect.arrayContaining(['phx_contract_a', 'phx_contract_b']),
+      expect((await projects.list()).map((p) => p.id)).toEqual(
+        expect.arrayContaining([a.project.id, b.project.id]),
       )
+    })
+
+    test('personal API keys are kept as digests only, and more can be added to a project', async () => {
+      const projects = postgresProjectStore(db())
+      const { project } = await projects.createProject({
+        name: 'keys',
+        apiToken: 'phc_contract_keys',
+        personalApiKey: 'phx_contract_keys_first',
+      })
+      const added = await projects.addPersonalApiKey(project.id, 'phx_contract_keys_second')
+      expect(added).toEqual({ project, personalApiKey: 'phx_contract_keys_second' })
+      expect(await projects.addPersonalApiKey(999_999, 'phx_contract_keys_nowhere')).toBeUndefined()
+      for (const key of ['phx_contract_keys_first', 'phx_contract_keys_second'])
+        expect((await projects.findByPersonalApiKey(key))?.id).toBe(project.id)
+      expect(await projects.findByPersonalApiKey('phx_contract_keys_nowhere')).toBeUndefined()
+
+      const stored = await sql<{ row: string }>`SELECT k::text AS row FROM personal_api_keys k`.execute(db())
+      expect(stored.rows.length).toBeGreaterThanOrEqual(2)
+      for (const { row } of stored.rows) expect(row).not.toContain('phx_')
+      expect(stored.rows.map(({ row }) => row).join()).toContain(
+        personalApiKeyDigest('phx_contract_keys_second'),
+      )
+      // the database refuses anything but a digest, whatever the code above it does
+      await expect(
+        db()
+          .insertInto('personal_api_keys')
+          .values({ key_sha256: 'phx_plain', project_id: project.id })
+          .execute(),
+      ).rejects.toThrow()
     })
 
     test('a merge moves every distinct id, removes the absorbed person and is audited', async () => {

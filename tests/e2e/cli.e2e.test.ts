@@ -22,7 +22,7 @@ describe('the sluice command line', () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))
   })
 
-  it('init is idempotent and projects create gives each project its own credentials', async () => {
+  it('init is idempotent, projects create gives each project its own credentials, keys create adds keys', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'sluice-cli-'))
     dirs.push(dataDir)
     const first = JSON.parse(
@@ -33,10 +33,12 @@ describe('the sluice command line', () => {
       project_token: expect.stringMatching(/^phc_\w{43}$/),
       personal_api_key: expect.stringMatching(/^phx_\w{43}$/),
     })
-    const again = JSON.parse(
-      (await sluiceCli(['init', '--json', '--data-dir', dataDir])).stdout,
-    ) as Credentials
-    expect(again).toEqual(first)
+    // only the key's digest is kept: an initialised data dir shows its project, not the key again
+    const again = JSON.parse((await sluiceCli(['init', '--json', '--data-dir', dataDir])).stdout) as unknown
+    expect(again).toEqual({ project_id: first.project_id, project_token: first.project_token })
+    const initHuman = (await sluiceCli(['init', '--data-dir', dataDir])).stdout
+    expect(initHuman).toContain(first.project_token)
+    expect(initHuman).toContain('`sluice keys create` makes another')
     const second = JSON.parse(
       (await sluiceCli(['projects', 'create', '--name', 'Shop', '--json', '--data-dir', dataDir])).stdout,
     ) as Credentials
@@ -44,16 +46,39 @@ describe('the sluice command line', () => {
     expect(second.project_token).not.toBe(first.project_token)
     expect(second.personal_api_key).not.toBe(first.personal_api_key)
 
-    // the second project's key reads only the second project
-    running = await startSluiceProcess({ dataDir })
-    const own = await fetch(`${running.url}/api/projects/2/`, {
-      headers: { authorization: `Bearer ${second.personal_api_key}` },
+    const keyFor = async (args: string[]) =>
+      JSON.parse((await sluiceCli(['keys', 'create', '--json', '--data-dir', dataDir, ...args])).stdout) as {
+        project_id: number
+        personal_api_key: string
+      }
+    const firstAgain = await keyFor([])
+    expect(firstAgain).toEqual({ project_id: 1, personal_api_key: expect.stringMatching(/^phx_\w{43}$/) })
+    const secondAgain = await keyFor(['--project', '2'])
+    expect(secondAgain.project_id).toBe(2)
+    const keysHuman = (await sluiceCli(['keys', 'create', '--project', '2', '--data-dir', dataDir])).stdout
+    expect(keysHuman).toMatch(/personal API key: {2}phx_\w{43}\n/)
+    await expect(
+      sluiceCli(['keys', 'create', '--project', '9', '--data-dir', dataDir]),
+    ).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('no project 9; the projects are 1, 2'),
     })
-    expect(own.status).toBe(200)
-    const other = await fetch(`${running.url}/api/projects/1/events/`, {
-      headers: { authorization: `Bearer ${second.personal_api_key}` },
-    })
-    expect(other.status).toBe(403)
+    await expect(
+      sluiceCli(['keys', 'create', '--project', 'shop', '--data-dir', dataDir]),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('--project takes a project id') })
+
+    // every key reads its own project only
+    running = await startSluiceProcess({ dataDir, credentials: first })
+    const status = async (key: string, path: string) =>
+      (await fetch(`${running?.url}${path}`, { headers: { authorization: `Bearer ${key}` } })).status
+    for (const key of [first.personal_api_key, firstAgain.personal_api_key]) {
+      expect(await status(key, '/api/projects/1/')).toBe(200)
+      expect(await status(key, '/api/projects/2/')).toBe(403)
+    }
+    for (const key of [second.personal_api_key, secondAgain.personal_api_key]) {
+      expect(await status(key, '/api/projects/2/')).toBe(200)
+      expect(await status(key, '/api/projects/1/events/')).toBe(403)
+    }
   })
 
   it('refuses a second process on a data dir in use, naming the holder', async () => {

@@ -96,9 +96,20 @@ export async function startSluiceProcess(
   }
 }
 
+/**
+ * `sluice init --json`; on a data dir initialised before, init cannot show the key again (only its
+ * digest is kept), so a new one is made with `sluice keys create`, as a user would.
+ */
 async function initialise(dataDir: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Credentials> {
-  const { stdout } = await sluiceCli(['init', '--json', '--data-dir', dataDir, ...args], env)
-  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Credentials
+  const cli = async (command: string[]) => {
+    const { stdout } = await sluiceCli([...command, '--json', '--data-dir', dataDir, ...args], env)
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Partial<Credentials>
+  }
+  const { project_id, project_token, personal_api_key } = await cli(['init'])
+  const key = personal_api_key ?? (await cli(['keys', 'create'])).personal_api_key
+  if (project_id === undefined || project_token === undefined || key === undefined)
+    throw new Error(`sluice init and keys create did not print credentials for ${dataDir}`)
+  return { project_id, project_token, personal_api_key: key }
 }
 
 /** Polls until `probe` returns a value (not undefined), or fails after `timeoutMs`. */
