@@ -23,8 +23,9 @@ interface RecordedRequest {
   }[]
 }
 
-// Requests posthog-js really sent to PostHog, with what PostHog's capture made of them (shared/fixtures).
-const fixture = new URL('../../../shared/fixtures/posthog-capture-requests.jsonl', import.meta.url)
+// Requests posthog-js really sent to PostHog, with what PostHog's capture made of them; where the
+// file comes from and its licence: tests/fixtures/README.md.
+const fixture = new URL('../../tests/fixtures/posthog-capture-requests.jsonl', import.meta.url)
 const recordedSiteUrl = 'http://localhost:8000'
 const cases: { name: string; request: RecordedRequest }[] = []
 let pendingName = ''
@@ -77,7 +78,8 @@ describe('capture conformance with PostHog on recorded posthog-js traffic', () =
       expect(command.now).toBe(new Date(expected.now).toISOString())
       expect(command.sent_at).toBe(new Date(expected.sent_at).toISOString())
       expect(JSON.parse(command.data)).toEqual(JSON.parse(expected.data))
-      // Not in Django's message (its ingestion computed it later from the same fields): §1.5 by hand.
+      // Not in Django's message (its ingestion computed it later from the same fields): PostHog's
+      // clock-skew correction by hand.
       const data = JSON.parse(expected.data) as { offset?: number; timestamp?: string }
       const receivedMs = Date.parse(command.now)
       const expectedMs =
