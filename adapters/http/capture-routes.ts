@@ -104,7 +104,7 @@ function captureHttpError(error: unknown): unknown {
   return error
 }
 
-function firstValues(query: unknown): Record<string, string | undefined> {
+export function firstValues(query: unknown): Record<string, string | undefined> {
   const values: Record<string, string | undefined> = {}
   if (typeof query !== 'object' || query === null) return values
   for (const [key, value] of Object.entries(query)) {
@@ -114,6 +114,6 @@ function firstValues(query: unknown): Record<string, string | undefined> {
   return values
 }
 
-function headerValue(value: string | string[] | undefined): string | undefined {
+export function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }

@@ -10,10 +10,29 @@ export interface RemoteConfigDeps {
 }
 
 /**
- * What posthog-js loads before anything else. It keeps gzip bodies only when the config lists
- * them, starts autocapture only once config arrived, and fetches /static/surveys.js if a `surveys`
- * key is present at all — so there is none.
+ * The config posthog-js reads on load, from remote config and from /decide (and /flags with
+ * `config=true`). It keeps gzip bodies only when the config lists them, starts autocapture only
+ * once config arrived, and fetches /static/surveys.js if a `surveys` key is present at all — so
+ * there is none. `hasFeatureFlags: false` makes it skip its /flags call.
  */
+export function remoteConfig(token: string, hasFeatureFlags: boolean) {
+  return {
+    token,
+    supportedCompression: ['gzip', 'gzip-js'],
+    hasFeatureFlags,
+    autocapture_opt_out: false,
+    elementsChainAsString: true,
+    capturePerformance: false,
+    autocaptureExceptions: false,
+    sessionRecording: false,
+    heatmaps: false,
+    siteApps: [],
+    defaultIdentifiedOnly: true,
+    config: { enable_collect_everything: true },
+  }
+}
+
+/** What posthog-js loads before anything else: the config above, as JSON or as a script. */
 export async function remoteConfigRoutes(app: FastifyInstance, deps: RemoteConfigDeps): Promise<void> {
   allowAnyOrigin(app)
   const configFor = async (token: string) => {
@@ -22,20 +41,7 @@ export async function remoteConfigRoutes(app: FastifyInstance, deps: RemoteConfi
     const project = await deps.tokens.resolve(token).catch(() => deps.tokens.cached(token))
     if (project === null) throw httpErrors.notFound('Project token')
     const hasFeatureFlags = project ? await deps.hasFeatureFlags(project.id).catch(() => false) : false
-    return {
-      token,
-      supportedCompression: ['gzip', 'gzip-js'],
-      hasFeatureFlags,
-      autocapture_opt_out: false,
-      elementsChainAsString: true,
-      capturePerformance: false,
-      autocaptureExceptions: false,
-      sessionRecording: false,
-      heatmaps: false,
-      siteApps: [],
-      defaultIdentifiedOnly: true,
-      config: { enable_collect_everything: true },
-    }
+    return remoteConfig(token, hasFeatureFlags)
   }
   for (const path of ['/array/:token/config', '/array/:token/config/']) {
     app.get<{ Params: { token: string } }>(path, async (request) => configFor(request.params.token))

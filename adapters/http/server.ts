@@ -4,6 +4,8 @@ import type { SluiceMetrics } from '../metrics/metrics.ts'
 import { type ApiRouteDeps, apiRoutes } from './api-routes.ts'
 import { type CaptureRouteDeps, captureRoutes } from './capture-routes.ts'
 import { sendError, toHttpError } from './errors.ts'
+import { type FlagDefinitionRouteDeps, flagDefinitionRoutes } from './flag-definitions-routes.ts'
+import { type FlagsRouteDeps, flagsRoutes } from './flags-routes.ts'
 import { type OperationsRouteDeps, operationsRoutes } from './operations-routes.ts'
 import { type RemoteConfigDeps, remoteConfigRoutes } from './remote-config-routes.ts'
 
@@ -19,6 +21,10 @@ export interface HttpServerDeps {
   capture?: Omit<CaptureRouteDeps, 'metrics'>
   api?: ApiRouteDeps
   remoteConfig?: RemoteConfigDeps
+  /** /flags and /decide. */
+  flags?: FlagsRouteDeps
+  /** The flag API and the definitions posthog-node polls. */
+  flagDefinitions?: FlagDefinitionRouteDeps
   operations?: OperationsRouteDeps
 }
 
@@ -60,6 +66,10 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   if (remoteConfig) await app.register(async (scope) => remoteConfigRoutes(scope, remoteConfig))
   const api = deps.api
   if (api) await app.register(async (scope) => apiRoutes(scope, api))
+  const flags = deps.flags
+  if (flags) await app.register(async (scope) => flagsRoutes(scope, flags))
+  const flagDefinitions = deps.flagDefinitions
+  if (flagDefinitions) await app.register(async (scope) => flagDefinitionRoutes(scope, flagDefinitions))
   const operations = deps.operations
   if (operations) await app.register(async (scope) => operationsRoutes(scope, operations))
   return app

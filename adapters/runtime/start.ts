@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { createConsumerHealth } from '../../commands/consumers/consumer-health.ts'
 import { listDeadLetters, replayDeadLetters } from '../../commands/dlq/dead-letters.ts'
 import { flushOutbox, startOutboxSweeper } from '../../commands/ingest/fact-publisher.ts'
+import { createFlagDefinitionsCache } from '../../commands/flags/definitions-cache.ts'
 import { createIngestBatchHandler } from '../../commands/ingest/ingest-batch.ts'
 import { createCommandIntake } from '../../commands/intake/accept-commands.ts'
 import { createTokenCache } from '../../commands/projects/token-cache.ts'
@@ -12,6 +13,8 @@ import type { Logger } from '../../ports/logger.ts'
 import type { ProjectCredentials } from '../../ports/projects.ts'
 import { projectorGroupId, startClickHouseProjector } from '../../projections/clickhouse/projector.ts'
 import { postgresDeadLetterReplays } from '../../projections/postgres/dead-letter-replays.ts'
+import { postgresFlagEvaluationStore } from '../../projections/postgres/flag-evaluation-store.ts'
+import { postgresFlagStore } from '../../projections/postgres/flag-store.ts'
 import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
 import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
 import { type ConsumerGroup, ConsumerGroups, Topics } from '../../schema/topics.ts'
@@ -77,6 +80,9 @@ export async function startSluice(
     const metrics = createMetrics(() => consumerLag(log, roleGroups))
     const health = createConsumerHealth({ logger, now: () => new Date(), onFailure: metrics.consumerFailed })
     const tokens = createTokenCache(projects)
+    const flagStore = postgresFlagStore(db)
+    const flagInputs = postgresFlagEvaluationStore(db)
+    const flagDefinitions = createFlagDefinitionsCache({ flags: flagStore, evaluation: flagInputs })
     // PGlite lives in this process, which holds the data dir: nothing else writes it
     const identities = postgresIdentityStore(db, { exclusive: database.kind === 'pglite' })
     const replays = postgresDeadLetterReplays(db)
@@ -142,8 +148,24 @@ export async function startSluice(
         },
       },
       capture: roles.has('capture') ? { intake: createCommandIntake({ tokens, log, logger }) } : undefined,
-      // Flags are not served yet: tell posthog-js so, and it will not call /flags.
-      remoteConfig: roles.has('capture') ? { tokens, hasFeatureFlags: async () => false } : undefined,
+      remoteConfig: roles.has('capture')
+        ? {
+            tokens,
+            hasFeatureFlags: async (projectId) => (await flagDefinitions.forProject(projectId)).flags.length > 0,
+          }
+        : undefined,
+      flags: roles.has('api')
+        ? { tokens, evaluation: { definitions: flagDefinitions, store: flagInputs, logger } }
+        : undefined,
+      flagDefinitions: roles.has('api')
+        ? {
+            projects,
+            tokens,
+            store: flagStore,
+            evaluation: flagInputs,
+            changed: (projectId) => flagDefinitions.forget(projectId),
+          }
+        : undefined,
       api:
         roles.has('api') && clickhouse
           ? { projects, clickhouse, db, projectChanged: (project) => tokens.forget(project.apiToken) }

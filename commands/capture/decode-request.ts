@@ -65,14 +65,14 @@ export function decodeCaptureRequest(request: CaptureHttpRequest): DecodedCaptur
   }
 }
 
-interface Form {
+export interface Form {
   data: string
   compression: string | undefined
   token: string | null
 }
 
 /** A form body (by its content type or by how it starts), or null when the body is the payload. */
-function formOf(payload: Buffer, contentType: string | undefined): Form | null {
+export function formOf(payload: Buffer, contentType: string | undefined): Form | null {
   const declared = (contentType ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')
   const start = payload.subarray(0, 32).toString('latin1')
   // Undeclared, only the fields posthog-js puts first count; declared, any `field=` start does.
@@ -133,7 +133,7 @@ function engageAsIdentify(engage: Record<string, unknown>): RawEvent {
 }
 
 /** Base64 `+` signs arrive as spaces when the client did not escape them in a URL or form. */
-function restorePlus(data: string): string {
+export function restorePlus(data: string): string {
   if (!data.includes(' ')) return data
   const restored = data.replaceAll(' ', '+')
   return isStrictBase64(restored.trim()) ? restored : data

@@ -151,4 +151,35 @@ export const postgresMigrations: Migration[] = [
         CHECK (key_sha256 ~ '^[0-9a-f]{64}$')`,
     ],
   },
+  {
+    version: 6,
+    name: "feature flags and the hash key overrides that keep a user's variant across identify",
+    statements: [
+      `CREATE TABLE feature_flags (
+        id serial PRIMARY KEY,
+        team_id integer NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+        key text NOT NULL,
+        name text NOT NULL DEFAULT '',
+        filters jsonb NOT NULL,
+        active boolean NOT NULL DEFAULT true,
+        deleted boolean NOT NULL DEFAULT false,
+        ensure_experience_continuity boolean NOT NULL DEFAULT false,
+        version integer NOT NULL DEFAULT 1,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      // A key names one live flag per project; deleted flags keep theirs and may be restored.
+      'CREATE UNIQUE INDEX feature_flags_live_key ON feature_flags (team_id, key) WHERE NOT deleted',
+      // Which id a continuity flag hashes for a distinct id (the anonymous id it had before
+      // identify). Keyed by distinct id rather than by person, so a merge that absorbs a person
+      // loses none, and a row written before ingest created the person still counts.
+      `CREATE TABLE feature_flag_hash_key_overrides (
+        team_id integer NOT NULL,
+        distinct_id varchar(400) NOT NULL,
+        feature_flag_key text NOT NULL,
+        hash_key text NOT NULL,
+        PRIMARY KEY (team_id, distinct_id, feature_flag_key)
+      )`,
+    ],
+  },
 ]

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely'
+import type { FlagFilters } from '../flags.ts'
 
 /** Kysely's view of the Postgres projection (see migrations.ts). */
 export interface PostgresTables {
@@ -69,6 +70,25 @@ export interface PostgresTables {
     id: string
     replayed_at: Date
     replays: ColumnType<number, number | undefined, number>
+  }
+  feature_flags: {
+    id: Generated<number>
+    team_id: number
+    key: string
+    name: Generated<string>
+    filters: ColumnType<FlagFilters, string, string>
+    active: Generated<boolean>
+    deleted: Generated<boolean>
+    ensure_experience_continuity: Generated<boolean>
+    version: Generated<number>
+    created_at: ColumnType<Date, never, never>
+    updated_at: ColumnType<Date, never, string>
+  }
+  feature_flag_hash_key_overrides: {
+    team_id: number
+    distinct_id: string
+    feature_flag_key: string
+    hash_key: string
   }
   fact_outbox: {
     id: Generated<number>

@@ -1,0 +1,102 @@
+import type { MatchReason } from '../../domain/flags/evaluate-flag.ts'
+import type { EvaluatedFlag, FlagsEvaluation } from './evaluate-flags.ts'
+
+/**
+ * The response shapes SDKs read (POSTHOG_BEHAVIOUR §8.2): `/flags?v=2` (posthog-js and posthog-node
+ * today) gets the detailed `flags` map; `/flags` without a version and `/decide?v=3` get
+ * `featureFlags` + `featureFlagPayloads`; `/decide` v1 only the enabled keys, v2 enabled keys with
+ * their values; `/decide?v=4` and later the detailed map.
+ */
+export type FlagsResponseShape = 'detailed' | 'values_and_payloads' | 'enabled_keys' | 'enabled_values'
+
+export function flagsResponseShape(
+  endpoint: 'flags' | 'decide',
+  version: string | undefined,
+): FlagsResponseShape {
+  const v = version !== undefined && /^\d+$/.test(version) ? Number(version) : 0
+  if (endpoint === 'flags') return v >= 2 ? 'detailed' : 'values_and_payloads'
+  if (v >= 4) return 'detailed'
+  if (v === 3) return 'values_and_payloads'
+  return v === 2 ? 'enabled_values' : 'enabled_keys'
+}
+
+const descriptions: Record<MatchReason, (index: number | null) => string> = {
+  condition_match: (index) => `Matched condition set ${(index ?? 0) + 1}`,
+  no_condition_match: () => 'No matching condition set',
+  no_condition_match_groups_not_evaluated: () =>
+    'No matching condition set (group conditions were not evaluated because no group type was provided)',
+  out_of_rollout_bound: () => 'Out of rollout bound',
+  no_group_type: () => 'No group type',
+  holdout_condition_value: () => 'Holdout condition value',
+}
+
+export function flagsResponseBody(
+  evaluation: FlagsEvaluation,
+  shape: FlagsResponseShape,
+  extras: { requestId: string; evaluatedAt: number; config?: Record<string, unknown> },
+): Record<string, unknown> {
+  const common = { requestId: extras.requestId, evaluatedAt: extras.evaluatedAt, ...extras.config }
+  const errors = { errorsWhileComputingFlags: evaluation.errorsWhileComputingFlags }
+  switch (shape) {
+    case 'detailed':
+      return {
+        ...errors,
+        flags: Object.fromEntries(evaluation.flags.map((flag) => [flag.key, detailsOf(flag)])),
+        ...common,
+      }
+    case 'values_and_payloads': {
+      const featureFlags: Record<string, boolean | string> = {}
+      const featureFlagPayloads: Record<string, unknown> = {}
+      for (const flag of evaluation.flags) {
+        featureFlags[flag.key] = flagValue(flag)
+        if ('match' in flag.outcome && flag.outcome.match.payload !== undefined)
+          featureFlagPayloads[flag.key] = flag.outcome.match.payload
+      }
+      return { ...errors, featureFlags, featureFlagPayloads, ...common }
+    }
+    case 'enabled_keys':
+      return { featureFlags: enabled(evaluation).map((flag) => flag.key), ...common }
+    case 'enabled_values':
+      return {
+        featureFlags: Object.fromEntries(enabled(evaluation).map((flag) => [flag.key, flagValue(flag)])),
+        ...common,
+      }
+  }
+}
+
+function enabled(evaluation: FlagsEvaluation): EvaluatedFlag[] {
+  return evaluation.flags.filter((flag) => 'match' in flag.outcome && flag.outcome.match.matches)
+}
+
+/** What both SDKs compute from the detailed shape: `variant ?? enabled`. */
+function flagValue(flag: EvaluatedFlag): boolean | string {
+  if (!('match' in flag.outcome)) return false
+  return flag.outcome.match.variant ?? flag.outcome.match.matches
+}
+
+function detailsOf(flag: EvaluatedFlag) {
+  const metadata = { id: flag.id, version: flag.version, description: null, has_experiment: false }
+  if ('failure' in flag.outcome) {
+    const { code, description } = flag.outcome.failure
+    return {
+      key: flag.key,
+      enabled: false,
+      variant: null,
+      failed: true,
+      reason: { code, condition_index: null, description },
+      metadata: { ...metadata, payload: null },
+    }
+  }
+  const { matches, variant, reason, conditionIndex, payload } = flag.outcome.match
+  return {
+    key: flag.key,
+    enabled: matches,
+    variant,
+    reason: {
+      code: reason === 'no_condition_match_groups_not_evaluated' ? 'no_condition_match' : reason,
+      condition_index: conditionIndex,
+      description: descriptions[reason](conditionIndex),
+    },
+    metadata: { ...metadata, payload: payload ?? null },
+  }
+}

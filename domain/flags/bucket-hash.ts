@@ -1,0 +1,18 @@
+import { createHash } from 'node:crypto'
+
+/** 2^60: PostHog divides by 0xfffffffffffffff as a double, which rounds to exactly this. */
+const scale = 2 ** 60
+
+/**
+ * PostHog's bucketing number in [0, 1]: the first 15 hex digits (60 bits) of SHA-1 of `text`,
+ * divided by 0xfffffffffffffff — computed as its flags service does (the 60-bit integer rounded once
+ * to a double, then divided), so a user lands in the same rollout bucket and variant here.
+ * Rollout hashes `<flag key>.<id><salt>`; holdouts hash `holdout-<id>`.
+ */
+export function bucketHash(text: string): number {
+  const digest = createHash('sha1').update(text, 'utf8').digest()
+  const high = digest.readUInt32BE(0)
+  const low = digest.readUInt32BE(4) >>> 4
+  // high · 2^28 is exact; adding the low 28 bits rounds once, as converting the u64 does.
+  return (high * 2 ** 28 + low) / scale
+}

@@ -1,0 +1,117 @@
+import type { PreparedFlag } from './prepare-flag.ts'
+
+/**
+ * What the flags service reads besides the definitions, and how it merges it: stored properties
+ * first, the request's on top, then `$initial_…` filled in from the current values where missing
+ * (ingestion sets those a moment later than the request knows them).
+ */
+
+// The properties ingestion copies into `$initial_…` person properties (PostHog's taxonomy).
+const initialOf: Record<string, string> = Object.fromEntries(
+  [
+    '$app_build',
+    '$app_name',
+    '$app_namespace',
+    '$app_version',
+    '$browser',
+    '$browser_version',
+    '$device_type',
+    '$current_url',
+    '$pathname',
+    '$os',
+    '$os_version',
+    '$referring_domain',
+    '$referrer',
+    '$screen_height',
+    '$screen_width',
+    '$viewport_height',
+    '$viewport_width',
+    '$raw_user_agent',
+    'utm_source',
+    'utm_medium',
+    'utm_campaign',
+    'utm_content',
+    'utm_term',
+    'gclid',
+    'gad_source',
+    'gclsrc',
+    'dclid',
+    'gbraid',
+    'wbraid',
+    'fbclid',
+    'msclkid',
+    'twclid',
+    'li_fat_id',
+    'mc_cid',
+    'igshid',
+    'ttclid',
+    'rdt_cid',
+    'epik',
+    'qclid',
+    'sccid',
+    'irclid',
+    '_kx',
+  ].map((key) => [key, `$initial_${key.replace(/^\$/, '')}`]),
+)
+
+/**
+ * The person properties flags match against. When the stored person was read (`stored` is not
+ * undefined, null when the distinct id has no person), `distinct_id` is one of them, as in PostHog.
+ */
+export function personPropertiesFor(
+  distinctId: string,
+  stored: Record<string, unknown> | null | undefined,
+  requested: Record<string, unknown>,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> =
+    stored === undefined ? { ...requested } : { ...stored, distinct_id: distinctId, ...requested }
+  for (const key of Object.keys(merged)) {
+    const initial = initialOf[key]
+    if (initial !== undefined && !Object.hasOwn(merged, initial)) merged[initial] = merged[key]
+  }
+  return merged
+}
+
+export function groupPropertiesFor(
+  stored: Record<string, unknown> | undefined,
+  requested: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  return { ...stored, ...requested }
+}
+
+/** What a request must read from the projection: only what the request's own properties do not cover. */
+export interface StoredInputsNeeded {
+  personProperties: boolean
+  /** Group type indexes whose stored properties some filter needs. */
+  groupTypeIndexes: number[]
+  /** Whether any flag keeps experience continuity (its hash key overrides are read, and written). */
+  hashKeyOverrides: boolean
+}
+
+export function storedInputsNeeded(
+  flags: readonly PreparedFlag[],
+  requestedPersonProperties: Record<string, unknown>,
+  requestedGroupProperties: ReadonlyMap<number, Record<string, unknown>>,
+): StoredInputsNeeded {
+  let personProperties = false
+  const groupTypeIndexes = new Set<number>()
+  for (const flag of flags) {
+    for (const condition of flag.conditions) {
+      for (const filter of condition.filters) {
+        if (filter.type === 'person') {
+          if (!Object.hasOwn(requestedPersonProperties, filter.key)) personProperties = true
+          continue
+        }
+        const index = filter.groupTypeIndex ?? condition.aggregation
+        if (index === null) continue
+        const requested = requestedGroupProperties.get(index)
+        if (!requested || !Object.hasOwn(requested, filter.key)) groupTypeIndexes.add(index)
+      }
+    }
+  }
+  return {
+    personProperties,
+    groupTypeIndexes: [...groupTypeIndexes].sort((a, b) => a - b),
+    hashKeyOverrides: flags.some((flag) => flag.ensureExperienceContinuity),
+  }
+}

@@ -1,0 +1,104 @@
+import type { FeatureFlag, FlagPropertyFilter, PropertyOperator } from '../../schema/flags.ts'
+import { textOf } from './json-text.ts'
+
+/**
+ * A flag made ready to evaluate many times: defaults applied, regular expressions compiled once.
+ * Built when a project's definitions are loaded, not per request.
+ */
+export interface PreparedFlag {
+  id: number
+  key: string
+  version: number
+  ensureExperienceContinuity: boolean
+  /** The group type index the flag is rolled out over; null for persons. */
+  aggregation: number | null
+  conditions: PreparedCondition[]
+  variants: { key: string; rolloutPercentage: number }[]
+  payloads: Record<string, unknown>
+  holdout: { id: number; exclusionPercentage: number } | null
+}
+
+export interface PreparedCondition {
+  filters: PreparedFilter[]
+  /** null: everyone the filters match. */
+  rolloutPercentage: number | null
+  variant: string | null
+  /** The condition's own aggregation, else the flag's. */
+  aggregation: number | null
+}
+
+export interface PreparedFilter {
+  key: string
+  operator: PropertyOperator
+  value: unknown
+  type: 'person' | 'group'
+  groupTypeIndex: number | null
+  /** For `regex`/`not_regex`: the compiled pattern, null when it does not compile. */
+  regex: RegExp | null
+}
+
+export function prepareFlag(flag: FeatureFlag): PreparedFlag {
+  const filters = flag.filters
+  const aggregation = filters.aggregation_group_type_index ?? null
+  return {
+    id: flag.id,
+    key: flag.key,
+    version: flag.version,
+    ensureExperienceContinuity: flag.ensureExperienceContinuity,
+    aggregation,
+    conditions: (filters.groups ?? []).map((condition) => ({
+      filters: (condition.properties ?? []).map(prepareFilter),
+      rolloutPercentage: condition.rollout_percentage ?? null,
+      variant: condition.variant ?? null,
+      aggregation:
+        condition.aggregation_group_type_index === undefined
+          ? aggregation
+          : condition.aggregation_group_type_index,
+    })),
+    variants: (filters.multivariate?.variants ?? []).map((variant) => ({
+      key: variant.key,
+      rolloutPercentage: variant.rollout_percentage,
+    })),
+    payloads: filters.payloads ?? {},
+    holdout: filters.holdout
+      ? { id: filters.holdout.id, exclusionPercentage: filters.holdout.exclusion_percentage }
+      : null,
+  }
+}
+
+function prepareFilter(filter: FlagPropertyFilter): PreparedFilter {
+  // Validation (validate-flag.ts) let only known operators and types in.
+  const operator = (filter.operator ?? 'exact') as PropertyOperator
+  return {
+    key: filter.key,
+    operator,
+    value: filter.value,
+    type: filter.type === 'group' ? 'group' : 'person',
+    groupTypeIndex: filter.group_type_index ?? null,
+    regex: operator === 'regex' || operator === 'not_regex' ? compilePattern(filter.value) : null,
+  }
+}
+
+/**
+ * PostHog's flags service compiles patterns with Rust's regex syntax; JavaScript's agrees on the
+ * common subset. Rust's leading inline flags (`(?i)`, `(?s)`, `(?m)`) become JavaScript flags;
+ * Unicode mode is used when the pattern allows it, as Rust matches whole characters.
+ */
+export function compilePattern(value: unknown): RegExp | null {
+  if (value === undefined || value === null) return null
+  let pattern = textOf(value)
+  let flags = ''
+  const inline = /^\(\?([ims]+)\)/.exec(pattern)
+  if (inline) {
+    flags = [...new Set(inline[1])].join('')
+    pattern = pattern.slice(inline[0].length)
+  }
+  for (const mode of [`${flags}u`, flags]) {
+    try {
+      return new RegExp(pattern, mode)
+    } catch {
+      // try without Unicode mode, then give up: the filter matches nothing
+    }
+  }
+  return null
+}
