@@ -151,6 +151,28 @@ const scenarios: {
     },
   },
   {
+    name: '$unset next to $set in one event: a key the person had is removed, a key set for the first time stays',
+    events: [
+      e(1, 'pageview', 'u', { $set: { plan: 'free' } }),
+      e(2, 'pageview', 'u', { $set: { plan: 'pro', fresh: 1 }, $unset: ['plan', 'fresh'] }),
+    ],
+    expect: (run) => {
+      expect(run.personOf('u')?.properties).not.toHaveProperty('plan')
+      expect(run.personOf('u')?.properties).toMatchObject({ fresh: 1 })
+    },
+  },
+  {
+    name: '$set_once fills a null the person holds, unless its value is null too; $unset ignores keys that are not text',
+    events: [
+      e(1, 'pageview', 'u', { $set: { utm_source: null, utm_medium: null, n: 1 } }),
+      e(2, 'pageview', 'u', { $set_once: { utm_source: 'ads', utm_medium: null }, $unset: [5, null, 'n'] }),
+    ],
+    expect: (run) => {
+      expect(run.personOf('u')?.properties).toMatchObject({ utm_source: 'ads', utm_medium: null })
+      expect(run.personOf('u')?.properties).not.toHaveProperty('n')
+    },
+  },
+  {
     name: 'personless events create no person; a later identify gives their id a person of its uuid',
     events: [
       e(1, 'pageview', 'visitor', { $process_person_profile: false, $set: { ignored: true } }),

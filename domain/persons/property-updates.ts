@@ -6,13 +6,20 @@ export interface PropertyUpdates {
   unset: string[]
 }
 
-/** `$set`, `$set_once` and `$unset` (a list of keys, or an object whose keys count) from event properties. */
+/**
+ * `$set`, `$set_once` and `$unset` (a list of keys — other entries than text are ignored, as PostHog
+ * ignores them — or an object whose keys count) from event properties.
+ */
 export function propertyUpdatesOf(properties: Record<string, unknown>): PropertyUpdates {
   const unset = properties.$unset
   return {
     set: isObject(properties.$set) ? properties.$set : {},
     setOnce: isObject(properties.$set_once) ? properties.$set_once : {},
-    unset: Array.isArray(unset) ? unset.map(String) : isObject(unset) ? Object.keys(unset) : [],
+    unset: Array.isArray(unset)
+      ? unset.filter((key): key is string => typeof key === 'string')
+      : isObject(unset)
+        ? Object.keys(unset)
+        : [],
   }
 }
 
@@ -23,8 +30,11 @@ export function hasUpdates(updates: PropertyUpdates): boolean {
 }
 
 /**
- * PostHog's order: `$set_once` only where the key is absent, then `$set`, then `$unset` (which so
- * wins over a `$set` of the same key). Returns the new properties, or undefined when nothing changed.
+ * PostHog's rules (current ingestion, POSTHOG_BEHAVIOUR.md §3.2), every change judged against the
+ * properties as they were before the event: `$set_once` where the key is absent (or null, unless
+ * the new value is null too), then `$set`, then `$unset` of keys that were there before — so an
+ * unset wins over a set of a key the person had, while a key the same event sets for the first time
+ * stays. Returns the new properties, or undefined when nothing changed.
  */
 export function applyPropertyUpdates(
   properties: Record<string, unknown>,
@@ -33,20 +43,22 @@ export function applyPropertyUpdates(
   const next: Record<string, unknown> = { ...properties }
   let changed = false
   for (const key of Object.keys(updates.setOnce)) {
-    if (!Object.hasOwn(next, key)) {
-      defineProperty(next, key, updates.setOnce[key])
+    const value = updates.setOnce[key]
+    const absent = !Object.hasOwn(properties, key) || (properties[key] === null && value !== null)
+    if (absent) {
+      defineProperty(next, key, value)
       changed = true
     }
   }
   for (const key of Object.keys(updates.set)) {
     const value = updates.set[key]
-    if (!Object.hasOwn(next, key) || !sameValue(next[key], value)) {
+    if (!Object.hasOwn(properties, key) || !sameValue(properties[key], value)) {
       defineProperty(next, key, value)
       changed = true
     }
   }
   for (const key of updates.unset) {
-    if (Object.hasOwn(next, key)) {
+    if (Object.hasOwn(properties, key)) {
       delete next[key]
       changed = true
     }
