@@ -23,7 +23,7 @@ const decoded = {
   disableFlags: false,
 }
 
-function request(partial: Partial<FlagsHttpRequest> & { body: Buffer | string }): FlagsHttpRequest {
+function request(partial: Omit<Partial<FlagsHttpRequest>, 'body'> & { body: Buffer | string }): FlagsHttpRequest {
   return {
     query: {},
     headers: {},
