@@ -23,7 +23,9 @@ const decoded = {
   disableFlags: false,
 }
 
-function request(partial: Omit<Partial<FlagsHttpRequest>, 'body'> & { body: Buffer | string }): FlagsHttpRequest {
+function request(
+  partial: Omit<Partial<FlagsHttpRequest>, 'body'> & { body: Buffer | string },
+): FlagsHttpRequest {
   return {
     query: {},
     headers: {},
