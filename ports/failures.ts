@@ -1,5 +1,5 @@
 /**
- * The two kinds of failure a consumer meets (ARCHITECTURE "Failures"), told apart by what they
+ * The two kinds of failure a consumer meets (docs/architecture.md, "Failures"), told apart by what they
  * are: a dependency that is away is waited for without end; anything else is a property of the
  * input and is set aside (dead letter queue) so the partition moves on.
  */

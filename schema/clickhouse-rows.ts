@@ -1,6 +1,6 @@
 /**
  * Messages on the fact topics. Each is one JSONEachRow row of its ClickHouse table, shaped as
- * PostHog's ingestion produces them (`POSTHOG_BEHAVIOUR.md` §5), so a ClickHouse Kafka engine
+ * PostHog's ingestion produces them, so a ClickHouse Kafka engine
  * table can read the topics directly. Times are UTC `YYYY-MM-DD HH:MM:SS[.mmm]`.
  */
 export type PersonMode = 'full' | 'propertyless' | 'force_upgrade'

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Fails when a layer imports what ARCHITECTURE.md does not allow it to (run first by `npm test`).
+// Fails when a layer imports what docs/architecture.md does not allow it to (run first by `npm test`).
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
@@ -74,7 +74,7 @@ function* walk(dir) {
 }
 
 if (problems.length > 0) {
-  console.error(`Layer boundaries broken (see ARCHITECTURE.md):\n  ${problems.join('\n  ')}`)
+  console.error(`Layer boundaries broken (see docs/architecture.md):\n  ${problems.join('\n  ')}`)
   process.exit(1)
 }
 console.log('layer boundaries: ok')

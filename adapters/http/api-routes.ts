@@ -32,7 +32,7 @@ const PersonParams = Type.Object({
 const Limit = Type.Integer({ minimum: 1, maximum: 100_000 })
 const Offset = Type.Integer({ minimum: 0 })
 
-/** The query and admin API of API.md, behind a personal API key; reads come from ClickHouse. */
+/** The query and admin API, behind a personal API key; reads come from ClickHouse. */
 export async function apiRoutes(fastify: FastifyInstance, deps: ApiRouteDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const projectOf = (request: Parameters<typeof authorizedProject>[0], id: string) =>

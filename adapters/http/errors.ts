@@ -3,7 +3,7 @@ import { isDependencyUnavailable } from '../../ports/failures.ts'
 
 /**
  * One catalogue of the errors the HTTP API answers with, each with a stable code and status.
- * Every error body is `{"type", "code", "detail"}` (API.md), whatever raised it.
+ * Every error body is `{"type", "code", "detail"}`, whatever raised it.
  */
 export type ErrorType =
   | 'validation_error'

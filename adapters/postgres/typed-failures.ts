@@ -6,7 +6,7 @@ import { classifyDatabaseError } from '../../projections/postgres/database-error
  * Wraps a kysely dialect so that every failure meaning "the database is away" — a refused or
  * broken connection, a server shutting down, a full disk — reaches the caller as a
  * DependencyUnavailableError, whichever query, transaction step or pool operation met it. Callers
- * then tell waiting from setting aside by type alone (ARCHITECTURE "Failures").
+ * then tell waiting from setting aside by type alone (docs/architecture.md, "Failures").
  */
 export function withTypedFailures(dialect: Dialect): Dialect {
   return {

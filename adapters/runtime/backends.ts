@@ -44,7 +44,7 @@ export async function openClickHouse(config: SluiceConfig): Promise<ClickHouse> 
   return clickhouse
 }
 
-/** Every topic of ARCHITECTURE.md; the command log is kept forever so it can be replayed. */
+/** Every topic sluice uses (schema/topics.ts); the command log is kept forever so it can be replayed. */
 export function topicSpecs(config: SluiceConfig): TopicSpec[] {
   return [
     { name: Topics.commands, partitions: config.partitions, retention: 'forever' },

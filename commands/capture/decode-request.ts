@@ -35,7 +35,7 @@ export function maxBodyBytes(path: string): number {
 }
 
 /**
- * Decodes a capture request the way PostHog's capture does (POSTHOG_BEHAVIOUR.md §1.3): the
+ * Decodes a capture request the way PostHog's capture does: the
  * payload from `data=` or the body, form fields, then whatever encodings wrap it (see
  * decodePayloadText), then the JSON shapes — array, batch, single event, or an `/engage` people
  * update. Throws a CaptureError for anything that cannot be decoded.

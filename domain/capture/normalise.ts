@@ -1,4 +1,4 @@
-/** Capture's per-event normalisation, as PostHog's capture does it (POSTHOG_BEHAVIOUR.md §1.2). */
+/** Capture's per-event normalisation, as PostHog's capture does it. */
 
 export const maxDistinctIdLength = 200
 export const maxTokenLength = 64

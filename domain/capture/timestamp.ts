@@ -1,5 +1,5 @@
 /**
- * PostHog's clock-skew correction (POSTHOG_BEHAVIOUR.md §1.5): a device's clock may be wrong, but
+ * PostHog's clock-skew correction: a device's clock may be wrong, but
  * the gap between when it says an event happened and when it says it sent it is right, so the
  * event time is the server's receive time minus that gap.
  */

@@ -10,7 +10,7 @@ import {
 
 const now = '2026-11-25T12:00:00.000Z'
 
-describe('clock-skew correction (PostHog §1.5)', () => {
+describe('clock-skew correction, as PostHog does it', () => {
   const cases: [string, Partial<TimestampInput>, string][] = [
     ['no timestamp → now', {}, now],
     [

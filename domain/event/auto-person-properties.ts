@@ -2,7 +2,7 @@ import { isObject } from '../ingest/pipeline-event.ts'
 import { defineProperty } from '../persons/property-updates.ts'
 
 // Event properties PostHog copies to the person: the latest value into `$set`, the first one into
-// `$set_once` as `$initial_<name>` (POSTHOG_BEHAVIOUR.md §2.3).
+// `$set_once` as `$initial_<name>`.
 const deviceKeys = [
   '$app_build',
   '$app_name',

@@ -6,7 +6,7 @@ const uuidOf = (distinctId: string) => personUuid(teamId, distinctId)
 const idsOf = (run: ReturnType<typeof runEvents>, distinctId: string) =>
   [...(run.personOf(distinctId)?.distinctIds ?? [])].sort()
 
-/** PostHog's person scenarios (POSTHOG_BEHAVIOUR.md §3), one row each: events in, what must hold out. */
+/** PostHog's person scenarios, one row each: events in, what must hold out. */
 const scenarios: {
   name: string
   events: ReturnType<typeof e>[]

@@ -21,7 +21,7 @@ export function referencedIdentities(event: PipelineEvent): ReferencedIdentities
   return { distinctIds, merges: merged !== undefined, groups }
 }
 
-/** The other distinct id a merge event names, if it is one (POSTHOG_BEHAVIOUR.md §3.3). */
+/** The other distinct id a merge event names, if it is one. */
 export function mergeTarget(event: PipelineEvent): string | undefined {
   if (event.event === '$identify' && '$anon_distinct_id' in event.properties)
     return String(event.properties.$anon_distinct_id)

@@ -22,7 +22,7 @@ export interface PersonsDecision {
 }
 
 /**
- * PostHog's person processing for one event (POSTHOG_BEHAVIOUR.md §3): merge handling for
+ * PostHog's person processing for one event: merge handling for
  * `$identify`, `$create_alias` and `$merge_dangerously`, else find or create the event's person;
  * then the event's `$set`/`$set_once`/`$unset`. Pure: reads `state`, returns facts.
  */

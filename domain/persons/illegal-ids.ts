@@ -1,4 +1,4 @@
-/** Distinct ids that SDKs send by mistake; PostHog refuses to merge on them (§3.4). */
+/** Distinct ids that SDKs send by mistake; PostHog refuses to merge on them. */
 const caseInsensitive = [
   'anonymous',
   'guest',

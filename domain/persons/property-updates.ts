@@ -30,7 +30,7 @@ export function hasUpdates(updates: PropertyUpdates): boolean {
 }
 
 /**
- * PostHog's rules (current ingestion, POSTHOG_BEHAVIOUR.md §3.2), every change judged against the
+ * PostHog's rules (current ingestion), every change judged against the
  * properties as they were before the event: `$set_once` where the key is absent (or null, unless
  * the new value is null too), then `$set`, then `$unset` of keys that were there before — so an
  * unset wins over a set of a key the person had, while a key the same event sets for the first time

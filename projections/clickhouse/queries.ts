@@ -1,6 +1,6 @@
 import type { ClickHouse } from '../../ports/clickhouse.ts'
 
-/** Persons as the API returns them (API.md), deduplicated: never a stale version or a deleted person. */
+/** Persons as the API returns them, deduplicated: never a stale version or a deleted person. */
 export interface PersonResult {
   id: string
   uuid: string

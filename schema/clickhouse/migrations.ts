@@ -1,6 +1,6 @@
 /**
  * ClickHouse migrations, applied in order on start and recorded in `sluice_migrations`. The tables
- * are PostHog's (POSTHOG_BEHAVIOUR.md §6) for one server; `sluice clickhouse ddl` prints the
+ * are PostHog's for one server; `sluice clickhouse ddl` prints the
  * cluster and Kafka-engine variants. Never edit a released migration: add a new one.
  */
 export interface ClickHouseMigration {
