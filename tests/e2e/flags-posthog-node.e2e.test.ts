@@ -112,8 +112,11 @@ describe('sluice’s /flags agrees with posthog-node’s local evaluation', () =
       signed_up: new Date(Date.UTC(2025, 6, 1) + i * 2 * 86_400_000).toISOString(),
       ...(i % 5 === 0 && { beta_opt_in: true }),
     },
-    groups: i % 4 === 3 ? {} : { company: `company-${i % 10}` },
-    groupProperties: i % 4 === 3 ? {} : { company: { seats: (i % 10) * 30 } },
+    groups: (i % 4 === 3 ? {} : { company: `company-${i % 10}` }) as Record<string, string>,
+    groupProperties: (i % 4 === 3 ? {} : { company: { seats: (i % 10) * 30 } }) as Record<
+      string,
+      Record<string, number>
+    >,
   }))
 
   beforeAll(async () => {
@@ -165,11 +168,19 @@ describe('sluice’s /flags agrees with posthog-node’s local evaluation', () =
         groups: user.groups,
         groupProperties: user.groupProperties,
       }
-      const mine = await local.getAllFlagsAndPayloads(user.distinctId, {
+      const localAnswer = await local.getAllFlagsAndPayloads(user.distinctId, {
         ...options,
         onlyEvaluateLocally: true,
       })
-      const theirs = await remote.getAllFlagsAndPayloads(user.distinctId, options)
+      const remoteAnswer = await remote.getAllFlagsAndPayloads(user.distinctId, options)
+      const mine = {
+        featureFlags: localAnswer.featureFlags ?? {},
+        featureFlagPayloads: localAnswer.featureFlagPayloads ?? {},
+      }
+      const theirs = {
+        featureFlags: remoteAnswer.featureFlags ?? {},
+        featureFlagPayloads: remoteAnswer.featureFlagPayloads ?? {},
+      }
       for (const { key } of flags) {
         const localValue = mine.featureFlags[key]
         if (localValue === undefined) {
