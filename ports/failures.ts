@@ -23,3 +23,11 @@ export class DependencyUnavailableError extends Error {
 export function isDependencyUnavailable(error: unknown): error is DependencyUnavailableError {
   return error instanceof DependencyUnavailableError
 }
+
+/**
+ * How a failure goes into a log line: a dependency that is away is expected, and its message says
+ * all there is (no stack trace); anything else is logged whole.
+ */
+export function logFieldsOf(error: unknown): { error: string } | { err: unknown } {
+  return isDependencyUnavailable(error) ? { error: error.message } : { err: error }
+}

@@ -46,6 +46,11 @@ export interface SubscribeOptions {
   startOffset?: (topic: string, partition: number) => Promise<number | undefined>
   /** Handles one batch of one partition; the batch's offsets are committed after it resolves. */
   eachBatch: (batch: LogBatch) => Promise<void>
+  /**
+   * Told when the consumer cannot read, join or find where to start (the log, or what `startOffset`
+   * asks, is away) — it keeps trying — with the error, and with null once it consumes again.
+   */
+  onConsumerProblem?: (problem: unknown | null) => void
 }
 
 export interface Subscription {

@@ -51,10 +51,10 @@ export function formatStatus(status: IngestionStatus, url: string | null): strin
     ...status.consumers.map((c) => [
       c.group,
       c.topic,
-      String(c.partition),
-      String(c.end_offset),
-      String(c.committed_offset),
-      String(c.lag),
+      String(c.partition ?? '?'),
+      String(c.end_offset ?? '?'),
+      String(c.committed_offset ?? '?'),
+      String(c.lag ?? '?'),
       c.stuck
         ? `STUCK since ${c.failing_since}: ${c.last_error?.code}${c.last_error?.message ? ` (${c.last_error.message})` : ''}`
         : c.last_error

@@ -71,15 +71,33 @@ export function createClickHouse(config: ClickHouseConfig): ClickHouse {
   }
 }
 
+// Server errors that say the server cannot work now, not that the rows are wrong: the same insert
+// succeeds once it can (disk space freed, memory or parts merged away, the server writable again).
+const unavailableTypes = new Set([
+  'NOT_ENOUGH_SPACE',
+  'MEMORY_LIMIT_EXCEEDED',
+  'CANNOT_ALLOCATE_MEMORY',
+  'TOO_MANY_PARTS',
+  'TOO_MANY_SIMULTANEOUS_QUERIES',
+  'TIMEOUT_EXCEEDED',
+  'SOCKET_TIMEOUT',
+  'NETWORK_ERROR',
+  'ALL_CONNECTION_TRIES_FAILED',
+  'READONLY',
+  'TABLE_IS_READ_ONLY',
+  'CANNOT_WRITE_TO_FILE_DESCRIPTOR',
+  'SYSTEM_ERROR',
+])
+
 /**
- * Server-side refusals become ClickHouseRejectedError (the rows are set aside); anything else means
- * ClickHouse could not be reached, and the projector waits for it.
+ * Server-side refusals of the rows become ClickHouseRejectedError (the rows are set aside); a
+ * server that cannot work now, or cannot be reached, is a dependency the projector waits for.
  */
 async function rejections(table: string, work: () => Promise<unknown>): Promise<void> {
   try {
     await work()
   } catch (error) {
-    if (isServerError(error))
+    if (isServerError(error) && !unavailableTypes.has(error.type ?? ''))
       throw new ClickHouseRejectedError(error.message, error.code, { table, cause: error })
     const detail = error instanceof Error ? error.message : String(error)
     throw new DependencyUnavailableError('clickhouse', `ClickHouse is unavailable: ${detail}`, {

@@ -32,9 +32,21 @@ export interface HttpServerDeps {
 export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, return503OnClosing: true, forceCloseConnections: 'idle' })
 
+  // A dependency that is away turns every request into a 503 the clients retry: one line per code
+  // every 30 s says so, instead of a stack trace per request.
+  const unavailableLoggedAt = new Map<string, number>()
   app.setErrorHandler((error, request, reply) => {
     const httpError = toHttpError(error, request)
-    if (httpError.status >= 500) deps.logger.error({ err: error, url: request.url }, 'request failed')
+    if (httpError.status === 503) {
+      const now = Date.now()
+      if (now - (unavailableLoggedAt.get(httpError.code) ?? 0) >= 30_000) {
+        unavailableLoggedAt.set(httpError.code, now)
+        deps.logger.warn(
+          { code: httpError.code, url: request.url.split('?')[0] },
+          `answering 503 until it passes: ${httpError.detail}`,
+        )
+      }
+    } else if (httpError.status >= 500) deps.logger.error({ err: error, url: request.url }, 'request failed')
     return sendError(reply, httpError)
   })
   app.setNotFoundHandler((request, reply) =>

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { createConsumerHealth } from '../../commands/consumers/consumer-health.ts'
 import { listDeadLetters, replayDeadLetters } from '../../commands/dlq/dead-letters.ts'
-import { flushOutbox, startOutboxSweeper } from '../../commands/ingest/fact-publisher.ts'
 import { createFlagDefinitionsCache } from '../../commands/flags/definitions-cache.ts'
+import { flushOutbox, startOutboxSweeper } from '../../commands/ingest/fact-publisher.ts'
 import { createIngestBatchHandler } from '../../commands/ingest/ingest-batch.ts'
 import { createCommandIntake } from '../../commands/intake/accept-commands.ts'
 import { createTokenCache } from '../../commands/projects/token-cache.ts'
@@ -25,6 +25,7 @@ import { describeBackends, openClickHouse, openLog, postgresConfig, topicSpecs }
 import { needsClickHouse, type SluiceConfig, usesDataDir } from './config.ts'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
 import { ensureDefaultProject } from './projects.ts'
+import { logUnhandledRejections } from './unhandled-rejections.ts'
 
 export const ingestGroupId = ConsumerGroups.ingest
 
@@ -46,6 +47,7 @@ export async function startSluice(
   logger: Logger,
   command = 'sluice start',
 ): Promise<RunningSluice> {
+  logUnhandledRejections(logger)
   const closers: (() => Promise<void> | void)[] = []
   const stop = async () => {
     for (const close of closers.reverse()) {
@@ -110,6 +112,7 @@ export async function startSluice(
         eachBatch: health.watch(ingestGroupId, async (batch) => {
           await handler.apply(batch)
         }),
+        onConsumerProblem: health.problems(ingestGroupId),
       })
       const subscription = ingest
       closers.push(async () => {
@@ -125,6 +128,7 @@ export async function startSluice(
         clickhouse,
         logger,
         watch: (eachBatch) => health.watch(projectorGroupId, eachBatch),
+        onConsumerProblem: health.problems(projectorGroupId),
       })
       closers.push(() => projector.stop())
     }
@@ -151,7 +155,8 @@ export async function startSluice(
       remoteConfig: roles.has('capture')
         ? {
             tokens,
-            hasFeatureFlags: async (projectId) => (await flagDefinitions.forProject(projectId)).flags.length > 0,
+            hasFeatureFlags: async (projectId) =>
+              (await flagDefinitions.forProject(projectId)).flags.length > 0,
           }
         : undefined,
       flags: roles.has('api')
@@ -182,7 +187,7 @@ export async function startSluice(
           ingestionStatus({
             log,
             groups: Object.values(ConsumerGroups),
-            health: health.partitions(),
+            health: { partitions: health.partitions(), groups: health.groupProblems() },
             deadLetters: await listDeadLetters(log, replays),
             roles: [...roles],
             backends: describeBackends(config),

@@ -1,4 +1,4 @@
-import { isDependencyUnavailable } from '../../ports/failures.ts'
+import { isDependencyUnavailable, logFieldsOf } from '../../ports/failures.ts'
 import type { LogBatch } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 
@@ -22,14 +22,24 @@ export interface PartitionHealth {
   lastError: LastError | null
 }
 
+/** A consumer group that cannot read at all (the log away, or where to start unknown). */
+export interface GroupProblem {
+  group: string
+  since: string
+  lastError: LastError
+}
+
 export interface ConsumerHealth {
   /**
    * Wraps a subscription's batch handler: every failure is counted, logged at a bounded rate, and
    * shown (status, readiness, metrics) until a batch of that partition succeeds again.
    */
   watch(group: string, eachBatch: (batch: LogBatch) => Promise<void>): (batch: LogBatch) => Promise<void>
+  /** The subscription's `onConsumerProblem`: the group cannot read, or (null) reads again. */
+  problems(group: string): (problem: unknown | null) => void
   partitions(): PartitionHealth[]
-  /** Whether a partition of the group is failing now (its last attempt failed). */
+  groupProblems(): GroupProblem[]
+  /** Whether the group cannot go on now: it cannot read, or a partition's last attempt failed. */
   failing(group: string): boolean
 }
 
@@ -55,6 +65,12 @@ export function errorCode(error: unknown): string {
 export function createConsumerHealth(options: ConsumerHealthOptions): ConsumerHealth {
   const logEveryMs = options.logEveryMs ?? 30_000
   const states = new Map<string, PartitionHealth & { loggedAt: number }>()
+  const groups = new Map<string, GroupProblem & { attempts: number; loggedAt: number }>()
+  const lastErrorOf = (error: unknown, now: Date): LastError => ({
+    code: errorCode(error),
+    message: isDependencyUnavailable(error) ? error.message : null,
+    at: now.toISOString(),
+  })
   const stateOf = (group: string, topic: string, partition: number) => {
     const key = `${group}\u0000${topic}\u0000${partition}`
     let state = states.get(key)
@@ -85,12 +101,7 @@ export function createConsumerHealth(options: ConsumerHealthOptions): ConsumerHe
           state.failures++
           state.consecutiveFailures++
           state.failingSince ??= now.toISOString()
-          const expected = isDependencyUnavailable(error)
-          state.lastError = {
-            code: errorCode(error),
-            message: expected ? error.message : null,
-            at: now.toISOString(),
-          }
+          state.lastError = lastErrorOf(error, now)
           options.onFailure?.(group, batch.topic, batch.partition)
           if (state.consecutiveFailures === 1 || now.getTime() - state.loggedAt >= logEveryMs) {
             state.loggedAt = now.getTime()
@@ -101,8 +112,7 @@ export function createConsumerHealth(options: ConsumerHealthOptions): ConsumerHe
               offset: batch.messages[0]?.offset,
               attempts: state.consecutiveFailures,
               code: state.lastError.code,
-              // a dependency that is away is expected: its message says it all, no stack trace
-              ...(expected ? { error: error.message } : { err: error }),
+              ...logFieldsOf(error),
             }
             options.logger.error(
               context,
@@ -122,11 +132,48 @@ export function createConsumerHealth(options: ConsumerHealthOptions): ConsumerHe
         }
       }
     },
+    problems(group) {
+      return (problem) => {
+        const now = options.now()
+        const current = groups.get(group)
+        if (problem === null) {
+          if (current === undefined) return
+          groups.delete(group)
+          options.logger.warn({ group, attempts: current.attempts }, `${group} reads the log again`)
+          return
+        }
+        const state = current ?? {
+          group,
+          since: now.toISOString(),
+          attempts: 0,
+          loggedAt: 0,
+          lastError: lastErrorOf(problem, now),
+        }
+        state.attempts++
+        state.lastError = lastErrorOf(problem, now)
+        groups.set(group, state)
+        if (state.attempts === 1 || now.getTime() - state.loggedAt >= logEveryMs) {
+          state.loggedAt = now.getTime()
+          options.logger.error(
+            { group, attempts: state.attempts, code: state.lastError.code, ...logFieldsOf(problem) },
+            `${group} cannot read the log and retries until it can` +
+              (state.attempts > 1 ? ` (failing since ${state.since})` : ''),
+          )
+        }
+      }
+    },
+    groupProblems: () =>
+      [...groups.values()].map(({ group, since, lastError }) => ({
+        group,
+        since,
+        lastError: { ...lastError },
+      })),
     partitions: () =>
       [...states.values()].map(({ loggedAt: _loggedAt, ...health }) => ({
         ...health,
         lastError: health.lastError && { ...health.lastError },
       })),
-    failing: (group) => [...states.values()].some((s) => s.group === group && s.consecutiveFailures > 0),
+    failing: (group) =>
+      groups.has(group) || [...states.values()].some((s) => s.group === group && s.consecutiveFailures > 0),
   }
 }

@@ -1,3 +1,4 @@
+import { logFieldsOf } from '../../ports/failures.ts'
 import type { IdentityStore, IdentityTransaction, OutboxRecord } from '../../ports/identity-store.ts'
 import type { Log } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
@@ -73,7 +74,7 @@ export function createFactPublisher(deps: PublishDeps & { logger: Logger }): Fac
         } catch (error) {
           failed = true
           deps.logger.warn(
-            { err: error, outboxId },
+            { ...logFieldsOf(error), outboxId },
             'publishing facts failed: they wait in the outbox and go out before the next batch',
           )
         }
@@ -141,7 +142,9 @@ export function startOutboxSweeper(
         if (published > 0)
           deps.logger.info({ published }, 'published outbox entries another process left behind')
       })
-      .catch((error: unknown) => deps.logger.warn({ err: error }, 'sweeping the outbox failed; trying again'))
+      .catch((error: unknown) =>
+        deps.logger.warn(logFieldsOf(error), 'sweeping the outbox failed; trying again'),
+      )
       .finally(() => {
         sweeping = null
       })

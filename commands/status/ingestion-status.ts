@@ -1,6 +1,11 @@
 import type { Log } from '../../ports/log.ts'
 import { type ConsumerGroup, topicsOfGroup } from '../../schema/topics.ts'
-import type { LastError, PartitionHealth } from '../consumers/consumer-health.ts'
+import {
+  errorCode,
+  type GroupProblem,
+  type LastError,
+  type PartitionHealth,
+} from '../consumers/consumer-health.ts'
 import type { ListedDeadLetter } from '../dlq/dead-letters.ts'
 
 export interface PartitionLag {
@@ -15,16 +20,19 @@ export interface PartitionLag {
 /** How far each group is behind the end of every partition it reads (end offset minus committed). */
 export async function consumerLag(log: Log, groups: readonly ConsumerGroup[]): Promise<PartitionLag[]> {
   const rows: PartitionLag[] = []
-  for (const group of groups) {
-    for (const topic of topicsOfGroup[group]) {
-      const [ends, committed] = await Promise.all([log.endOffsets(topic), log.committedOffsets(group, topic)])
-      for (const [partition, endOffset] of [...ends].sort(([a], [b]) => a - b)) {
-        const committedOffset = committed.get(partition) ?? 0
-        rows.push({ group, topic, partition, endOffset, committedOffset, lag: endOffset - committedOffset })
-      }
-    }
-  }
+  for (const group of groups)
+    for (const topic of topicsOfGroup[group]) rows.push(...(await topicLag(log, group, topic)))
   return rows
+}
+
+async function topicLag(log: Log, group: string, topic: string): Promise<PartitionLag[]> {
+  const [ends, committed] = await Promise.all([log.endOffsets(topic), log.committedOffsets(group, topic)])
+  return [...ends]
+    .sort(([a], [b]) => a - b)
+    .map(([partition, endOffset]) => {
+      const committedOffset = committed.get(partition) ?? 0
+      return { group, topic, partition, endOffset, committedOffset, lag: endOffset - committedOffset }
+    })
 }
 
 /** What `sluice status --json` prints and `GET /api/ingestion_status/` answers: numbers and codes, no event data. */
@@ -35,10 +43,12 @@ export interface IngestionStatus {
   consumers: {
     group: string
     topic: string
-    partition: number
-    end_offset: number
-    committed_offset: number
-    lag: number
+    /** Null when the log could not say which partitions there are. */
+    partition: number | null
+    /** Null when the log could not be asked (it is away). */
+    end_offset: number | null
+    committed_offset: number | null
+    lag: number | null
     failures: number
     failing_since: string | null
     last_error: LastError | null
@@ -57,32 +67,47 @@ export interface IngestionStatusInput {
   log: Log
   groups: readonly ConsumerGroup[]
   /** The running process's view of its consumers; absent when nothing runs. */
-  health?: PartitionHealth[]
+  health?: { partitions: PartitionHealth[]; groups: GroupProblem[] }
   deadLetters: readonly ListedDeadLetter[]
   roles: string[] | null
   backends: IngestionStatus['backends']
 }
 
 export async function ingestionStatus(input: IngestionStatusInput): Promise<IngestionStatus> {
-  const lag = await consumerLag(input.log, input.groups)
-  const healthOf = new Map(
-    (input.health ?? []).map((h) => [`${h.group}\u0000${h.topic}\u0000${h.partition}`, h]),
+  const partitionHealth = new Map(
+    (input.health?.partitions ?? []).map((h) => [`${h.group}\u0000${h.topic}\u0000${h.partition}`, h]),
   )
-  const consumers = lag.map((row) => {
-    const health = healthOf.get(`${row.group}\u0000${row.topic}\u0000${row.partition}`)
-    return {
-      group: row.group,
-      topic: row.topic,
-      partition: row.partition,
-      end_offset: row.endOffset,
-      committed_offset: row.committedOffset,
-      lag: row.lag,
-      failures: health?.failures ?? 0,
-      failing_since: health?.failingSince ?? null,
-      last_error: health?.lastError ?? null,
-      stuck: (health?.consecutiveFailures ?? 0) > 0,
+  const groupProblems = new Map((input.health?.groups ?? []).map((g) => [g.group, g]))
+  const consumers: IngestionStatus['consumers'] = []
+  for (const group of input.groups) {
+    const problem = groupProblems.get(group)
+    for (const topic of topicsOfGroup[group]) {
+      let rows: (Pick<PartitionLag, 'partition'> & Partial<PartitionLag>)[]
+      let unreadable: LastError | null = null
+      try {
+        rows = await topicLag(input.log, group, topic)
+      } catch (error) {
+        unreadable = { code: errorCode(error), message: null, at: new Date().toISOString() }
+        rows = (input.health?.partitions ?? []).filter((h) => h.group === group && h.topic === topic)
+      }
+      for (const row of rows.length > 0 || unreadable === null ? rows : [{ partition: -1 }]) {
+        const health = partitionHealth.get(`${group}\u0000${topic}\u0000${row.partition}`)
+        const failing = (health?.consecutiveFailures ?? 0) > 0
+        consumers.push({
+          group,
+          topic,
+          partition: row.partition < 0 ? null : row.partition,
+          end_offset: row.endOffset ?? null,
+          committed_offset: row.committedOffset ?? null,
+          lag: row.lag ?? null,
+          failures: health?.failures ?? 0,
+          failing_since: problem?.since ?? health?.failingSince ?? null,
+          last_error: problem?.lastError ?? health?.lastError ?? unreadable,
+          stuck: problem !== undefined || failing || (unreadable !== null && input.roles !== null),
+        })
+      }
     }
-  })
+  }
   const reasons = new Map<string, IngestionStatus['dead_letters']['by_reason'][number]>()
   for (const letter of input.deadLetters) {
     const code = letter.code ?? 'unknown'

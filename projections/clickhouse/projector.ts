@@ -1,5 +1,5 @@
 import { type ClickHouse, ClickHouseRejectedError } from '../../ports/clickhouse.ts'
-import type { Log, LogBatch, LogMessage, Subscription } from '../../ports/log.ts'
+import type { Log, LogBatch, LogMessage, SubscribeOptions, Subscription } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import type { ProjectedTable } from '../../schema/clickhouse/migrations.ts'
 import { type DeadLetterCode, deadLetterRecord, type SetAside } from '../../schema/dead-letter.ts'
@@ -26,6 +26,7 @@ export interface ProjectorOptions {
   onBatch?: (topic: string, rows: number, seconds: number) => void
   /** Wraps the batch handler, e.g. to report its failures (a failed batch is handed over again). */
   watch?: (eachBatch: (batch: LogBatch) => Promise<void>) => (batch: LogBatch) => Promise<void>
+  onConsumerProblem?: SubscribeOptions['onConsumerProblem']
 }
 
 export interface Projector {
@@ -48,6 +49,7 @@ export function startClickHouseProjector(options: ProjectorOptions): Projector {
     groupId: options.groupId ?? projectorGroupId,
     topics: [...factTopics],
     maxBatchSize: options.maxBatchSize ?? 5000,
+    onConsumerProblem: options.onConsumerProblem,
     eachBatch: watch(async (batch: LogBatch) => {
       const started = performance.now()
       const table = tableOf[batch.topic as FactTopic]

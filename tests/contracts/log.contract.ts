@@ -151,6 +151,40 @@ export function logContract(name: string, makeLog: () => Promise<LogFixture | nu
       expect(fromTwo.map((m) => m.value)).toEqual(['c'])
     })
 
+    test('a start position that cannot be had is asked again, told as a problem until it is had', async ({
+      log,
+    }, topic) => {
+      await log.append(topic, [{ key: 'same', value: 'a' }])
+      let failuresLeft = 1
+      const problems: (string | null)[] = []
+      const delivered: string[] = []
+      await new Promise<void>((resolve, reject) => {
+        const subscription = log.subscribe({
+          groupId: 'g-start',
+          topics: [topic],
+          maxBatchSize: 10,
+          startOffset: async () => {
+            if (failuresLeft-- > 0) throw new Error('the offsets store is away')
+            return undefined
+          },
+          onConsumerProblem: (problem) => problems.push(problem === null ? null : (problem as Error).message),
+          eachBatch: async (batch: LogBatch) => {
+            delivered.push(...batch.messages.map((m) => m.value))
+          },
+        })
+        const waiting = setInterval(() => {
+          // every partition has found its start once the problem is over
+          if (delivered.length > 0 && problems.at(-1) === null) {
+            clearInterval(waiting)
+            subscription.stop().then(resolve, reject)
+          }
+        }, 20)
+      })
+      expect(delivered).toEqual(['a'])
+      expect(problems).toContain('the offsets store is away')
+      expect(problems.at(-1)).toBeNull()
+    })
+
     test('a batch whose handler fails is handed over again, never skipped', async ({ log }, topic) => {
       await log.append(
         topic,

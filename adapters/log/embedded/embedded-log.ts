@@ -3,7 +3,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import type {
   Log,
-  LogBatch,
   LogMessage,
   LogRecord,
   SubscribeOptions,
@@ -124,7 +123,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
   return {
     async ensureTopics(specs) {
       for (const spec of specs) {
-        if (topics.get(spec.name) === undefined) await topics.put(spec.name, spec)
+        if (topics.get(spec.name) === undefined) await durable([topics.put(spec.name, spec)])
       }
       await root.flushed
     },
@@ -152,7 +151,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
         writes.push(batches.put([topic, partition, baseOffset], { timestamp, records: list }))
       }
       try {
-        await Promise.all(writes)
+        await durable(writes)
         await root.flushed
       } catch (error) {
         // A failed commit leaves offsets in memory that never reached disk: recount from disk.
@@ -168,7 +167,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
         readRange,
         committed: (group, topic, partition) => offsets.get([group, topic, partition]),
         async commit(group, topic, partition, next) {
-          await offsets.put([group, topic, partition], next)
+          await durable([offsets.put([group, topic, partition], next)])
         },
         waitForAppend: (topic, partition, signal) =>
           new Promise<void>((resolve) => {
@@ -207,7 +206,8 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
     },
 
     async commitOffsets(groupId, topic, committed) {
-      for (const [partition, offset] of committed) await offsets.put([groupId, topic, partition], offset)
+      for (const [partition, offset] of committed)
+        await durable([offsets.put([groupId, topic, partition], offset)])
     },
 
     async read(topic, partition, fromOffset, maxMessages) {
@@ -223,6 +223,24 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
   }
 }
 
+/**
+ * Waits for every write of a transaction, and fails with the reason LMDB gives when its commit
+ * failed (a full disk, an I/O error). LMDB rejects each write of a failed commit and keeps the
+ * reason in a promise of its own: every one of them is handled here, so a failed commit is an
+ * error for the caller to handle — never an unhandled rejection that takes the process down.
+ */
+async function durable(writes: readonly Promise<boolean>[]): Promise<void> {
+  const settled = await Promise.allSettled(writes)
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+  if (failed === undefined) return
+  const commitError = (failed.reason as { commitError?: Promise<never> } | null)?.commitError
+  for (const s of settled)
+    if (s.status === 'rejected')
+      (s.reason as { commitError?: Promise<never> } | null)?.commitError?.catch(() => {})
+  const reason = commitError ? await commitError.catch((error: unknown) => error) : failed.reason
+  throw reason
+}
+
 interface SubscriptionBackend {
   partitionsOf(topic: string): number
   readRange(topic: string, partition: number, fromOffset: number, maxMessages: number): LogMessage[]
@@ -234,14 +252,24 @@ interface SubscriptionBackend {
 
 /**
  * One loop per partition: read from the position, hand the batch over, commit, move on. A batch
- * whose handler fails is handed over again after a backoff — never skipped — so nothing is lost.
+ * whose handler fails is handed over again after a backoff — never skipped — so nothing is lost;
+ * a position or a read that fails is tried again the same way, and reported as a problem.
  */
 function runSubscription(options: SubscribeOptions, backend: SubscriptionBackend): Subscription {
   const stopping = new AbortController()
   const loops: Promise<void>[] = []
+  // The subscription has a problem while any of its partitions has one; it is over when none has.
+  const troubled = new Set<string>()
+  const problem = (loop: string) => (error: unknown | null) => {
+    if (error !== null) {
+      troubled.add(loop)
+      options.onConsumerProblem?.(error)
+    } else if (troubled.delete(loop) && troubled.size === 0) options.onConsumerProblem?.(null)
+  }
   for (const topic of options.topics) {
     for (let partition = 0; partition < backend.partitionsOf(topic); partition++) {
-      loops.push(consumePartition(options, backend, topic, partition, stopping.signal))
+      const report = problem(`${topic}\u0000${partition}`)
+      loops.push(consumePartition(options, backend, topic, partition, report, stopping.signal))
     }
   }
   const done = Promise.all(loops).then(() => undefined)
@@ -259,52 +287,73 @@ async function consumePartition(
   backend: SubscriptionBackend,
   topic: string,
   partition: number,
+  reportProblem: (problem: unknown | null) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  let position =
-    (await options.startOffset?.(topic, partition)) ??
-    backend.committed(options.groupId, topic, partition) ??
-    0
+  let position: number | undefined
+  // a position that is consumed but could not be recorded (a full disk) is recorded when it can be
+  let unrecorded = false
   let failures = 0
+  const record = async (next: number) => {
+    try {
+      await backend.commit(options.groupId, topic, partition, next)
+      unrecorded = false
+    } catch (error) {
+      // The batch is done; until its position is recorded a restart would hand it over again, which
+      // every consumer absorbs (ingest recognises applied offsets).
+      if (!unrecorded)
+        backend.logger?.warn(
+          { error: (error as Error).message, group: options.groupId, topic, partition, offset: next },
+          'the consumer position could not be recorded in the embedded log; going on, and trying again',
+        )
+      unrecorded = true
+    }
+  }
+  // the handler's owner reports failures to the operator; this only paces the next attempt
+  const backOff = async (error: unknown) => {
+    failures++
+    const delay = Math.min(100 * 2 ** (failures - 1), 5000)
+    backend.logger?.debug(
+      {
+        err: error,
+        group: options.groupId,
+        topic,
+        partition,
+        offset: position,
+        attempt: failures,
+        retryInMs: delay,
+      },
+      'batch failed; it will be handed over again',
+    )
+    await sleep(delay, undefined, { signal }).catch(() => {})
+  }
   while (!signal.aborted) {
-    const messages = backend.readRange(topic, partition, position, options.maxBatchSize)
+    let messages: LogMessage[]
+    try {
+      position ??=
+        (await options.startOffset?.(topic, partition)) ??
+        backend.committed(options.groupId, topic, partition) ??
+        0
+      messages = backend.readRange(topic, partition, position, options.maxBatchSize)
+    } catch (error) {
+      reportProblem(error)
+      await backOff(error)
+      continue
+    }
+    reportProblem(null)
     if (messages.length === 0) {
+      if (unrecorded) await record(position)
       await backend.waitForAppend(topic, partition, signal)
       continue
     }
-    const batch: LogBatch = { topic, partition, messages }
     try {
-      await options.eachBatch(batch)
+      await options.eachBatch({ topic, partition, messages })
     } catch (error) {
-      // the handler's owner reports failures to the operator; this only paces the next attempt
-      failures++
-      const delay = Math.min(100 * 2 ** (failures - 1), 5000)
-      backend.logger?.debug(
-        {
-          err: error,
-          group: options.groupId,
-          topic,
-          partition,
-          offset: position,
-          attempt: failures,
-          retryInMs: delay,
-        },
-        'batch failed; it will be handed over again',
-      )
-      await sleep(delay, undefined, { signal }).catch(() => {})
+      await backOff(error)
       continue
     }
     failures = 0
     position = messages.at(-1)!.offset + 1
-    try {
-      await backend.commit(options.groupId, topic, partition, position)
-    } catch (error) {
-      // The batch is done; the next commit that succeeds records it too. Until then a restart would
-      // hand it over again, which every consumer absorbs (ingest recognises applied offsets).
-      backend.logger?.warn(
-        { error: (error as Error).message, group: options.groupId, topic, partition, offset: position },
-        'the consumer position could not be recorded in the embedded log; going on',
-      )
-    }
+    await record(position)
   }
 }

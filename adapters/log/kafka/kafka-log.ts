@@ -248,7 +248,8 @@ function runConsumer(
       failed = true
       clearInterval(watchdog)
       const delay = Math.min(500 * 2 ** attempt, 15_000)
-      logger?.warn(
+      options.onConsumerProblem?.(error)
+      logger?.debug(
         { err: error, group: options.groupId, retryInMs: delay },
         'kafka consumer failed; rejoining',
       )
@@ -260,6 +261,7 @@ function runConsumer(
     consumer.on(consumer.events.CRASH, ({ payload }) => rejoin(payload.error))
     consumer.on(consumer.events.GROUP_JOIN, () => {
       attempt = 0
+      options.onConsumerProblem?.(null)
     })
     for (const event of [
       consumer.events.GROUP_JOIN,
