@@ -6,9 +6,8 @@ import { createEmbeddedLog } from '../adapters/log/embedded/embedded-log.ts'
 import { type Db, openPostgres, type PostgresConfig } from '../adapters/postgres/connect.ts'
 import { createIngestBatchHandler } from '../commands/ingest/ingest-batch.ts'
 import { createTokenCache } from '../commands/projects/token-cache.ts'
-import { evolveIdentity } from '../domain/identity/evolve.ts'
 import { emptyIdentityState } from '../domain/identity/state.ts'
-import { decideEvent } from '../domain/ingest/decide-event.ts'
+import { decideBatch } from '../domain/ingest/decide-batch.ts'
 import { parseCommand } from '../domain/ingest/pipeline-event.ts'
 import type { LogMessage } from '../ports/log.ts'
 import type { Logger } from '../ports/logger.ts'
@@ -221,19 +220,20 @@ interface BatchRows {
 
 function rowsPerBatch(setup: CaptureCommand[], measured: CaptureCommand[], teamId: number): BatchRows[] {
   const state = emptyIdentityState()
-  const decide = (command: CaptureCommand) => {
-    const parsed = parseCommand(command)
-    if (!parsed.ok) throw new Error(parsed.reason)
-    const { facts } = decideEvent(state, { teamId, anonymizeIps: false }, parsed.event)
-    for (const fact of facts) evolveIdentity(state, fact)
-    return facts
+  const decide = (commands: CaptureCommand[]) => {
+    const events = commands.map((command) => {
+      const parsed = parseCommand(command)
+      if (!parsed.ok) throw new Error(parsed.reason)
+      return { team: { teamId, anonymizeIps: false }, event: parsed.event }
+    })
+    return decideBatch(state, events).facts
   }
-  setup.forEach(decide)
+  decide(setup)
   const batches: BatchRows[] = []
   for (let i = 0; i < measured.length; i += batchSize) {
     const persons = new Map<string, PersonSnapshot | null>()
     const distinctIds = new Map<string, BatchRows['distinctIds'][number]>()
-    for (const fact of measured.slice(i, i + batchSize).flatMap(decide)) {
+    for (const fact of decide(measured.slice(i, i + batchSize))) {
       if (fact.type === 'person_created' || fact.type === 'person_updated') {
         const { type: _type, ...snapshot } = fact
         persons.set(fact.uuid, snapshot)
