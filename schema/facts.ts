@@ -66,3 +66,11 @@ export interface IngestedEvent {
 }
 
 export type FactType = Fact['type']
+
+/**
+ * Ends every switch over fact types: a fact type added to `Fact` and not handled there fails to
+ * compile, and, should one arrive at run time anyway, it fails loudly instead of being skipped.
+ */
+export function unhandledFact(fact: never): never {
+  throw new Error(`no case for the fact ${JSON.stringify(fact)}`)
+}

@@ -1,4 +1,3 @@
-import { identityKey } from '../../domain/identity/state.ts'
 import type { OutboxRecord } from '../../ports/identity-store.ts'
 import type {
   EventRow,
@@ -8,7 +7,8 @@ import type {
   PersonMergeRow,
   PersonRow,
 } from '../../schema/clickhouse-rows.ts'
-import type { Fact } from '../../schema/facts.ts'
+import { type Fact, unhandledFact } from '../../schema/facts.ts'
+import { identityKey } from '../../schema/identity-keys.ts'
 import { Topics } from '../../schema/topics.ts'
 
 // an event's times, and the events of one request, mostly share a value: the last one is kept
@@ -171,6 +171,8 @@ export function factRecords(facts: readonly Fact[]): OutboxRecord[] {
       case 'group_type_assigned':
       case 'personless_distinct_id_seen':
         break
+      default:
+        unhandledFact(fact)
     }
   }
   return records

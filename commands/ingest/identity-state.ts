@@ -1,10 +1,6 @@
-import {
-  emptyIdentityState,
-  groupStateKey,
-  type IdentityState,
-  identityKey,
-} from '../../domain/identity/state.ts'
+import { emptyIdentityState, type IdentityState } from '../../domain/identity/state.ts'
 import type { LoadedIdentities } from '../../ports/identity-store.ts'
+import { groupIdentityKey, identityKey } from '../../schema/identity-keys.ts'
 
 /** The domain's batch-local state, from what the identity store loaded and locked. */
 export function identityStateFrom(loaded: LoadedIdentities): IdentityState {
@@ -30,7 +26,7 @@ export function identityStateFrom(loaded: LoadedIdentities): IdentityState {
     state.groupTypes.set(identityKey(row.teamId, row.groupType), row.groupTypeIndex)
   }
   for (const group of loaded.groups) {
-    state.groups.set(groupStateKey(group.teamId, group.groupTypeIndex, group.groupKey), { ...group })
+    state.groups.set(groupIdentityKey(group.teamId, group.groupTypeIndex, group.groupKey), { ...group })
   }
   return state
 }

@@ -5,7 +5,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEmbeddedLog } from '../../adapters/log/embedded/embedded-log.ts'
 import { type Db, openPostgres } from '../../adapters/postgres/connect.ts'
-import { emptyIdentityState, groupStateKey, identityKey } from '../../domain/identity/state.ts'
+import { emptyIdentityState } from '../../domain/identity/state.ts'
 import { decideBatch } from '../../domain/ingest/decide-batch.ts'
 import { parseCommand } from '../../domain/ingest/pipeline-event.ts'
 import type { IdentityStore } from '../../ports/identity-store.ts'
@@ -14,6 +14,7 @@ import type { Logger } from '../../ports/logger.ts'
 import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
 import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
 import type { CaptureCommand, RawEvent } from '../../schema/command.ts'
+import { groupIdentityKey, identityKey } from '../../schema/identity-keys.ts'
 import { Topics } from '../../schema/topics.ts'
 import {
   createTestDatabase,
@@ -303,7 +304,7 @@ function identityProperty(
           expect(
             new Map(
               groups.map((g) => [
-                groupStateKey(team.id, g.group_type_index, g.group_key),
+                groupIdentityKey(team.id, g.group_type_index, g.group_key),
                 { properties: g.group_properties, version: Number(g.version) },
               ]),
             ),

@@ -64,36 +64,34 @@ export function evaluateFlag(flag: PreparedFlag, context: EvaluationContext): Fl
     const held = holdoutVariant(flag, flag.holdout, context)
     if (held !== null) return matched(flag, held, 'holdout_condition_value', null)
   }
-  const best: { reason: MatchReason; index: number | null } = { reason: 'no_group_type', index: null }
-  const note = (reason: MatchReason, index: number) => {
-    if (rank[best.reason] <= rank[reason]) {
-      best.reason = reason
-      best.index = index
-    }
-  }
+  // The most telling reason so far (a later condition wins ties), reported when none matches.
+  let reason: MatchReason = 'no_group_type'
+  let reasonIndex: number | null = null
   let skippedGroupCondition = false
-  for (const [index, condition] of flag.conditions.entries()) {
+  const conditions = flag.conditions
+  for (let index = 0; index < conditions.length; index++) {
+    const condition = conditions[index]!
+    let outcome: MatchReason
     if (condition.aggregation !== null && !context.groupKeys.has(condition.aggregation)) {
       skippedGroupCondition = true
-      note('no_group_type', index)
-      continue
+      outcome = 'no_group_type'
+    } else outcome = conditionOutcome(flag, condition, context)
+    if (rank[reason] <= rank[outcome]) {
+      reason = outcome
+      reasonIndex = index
     }
-    const outcome = conditionOutcome(flag, condition, context)
-    note(outcome, index)
     if (outcome === 'condition_match') {
       const override = condition.variant
       const variant =
         override !== null && flag.variants.some((v) => v.key === override)
           ? override
           : hashedVariant(flag, condition.aggregation, context)
-      return matched(flag, variant, best.reason, best.index)
+      return matched(flag, variant, reason, reasonIndex)
     }
   }
-  const reason =
-    best.reason === 'no_condition_match' && skippedGroupCondition
-      ? 'no_condition_match_groups_not_evaluated'
-      : best.reason
-  return { matches: false, variant: null, reason, conditionIndex: best.index, payload: undefined }
+  if (reason === 'no_condition_match' && skippedGroupCondition)
+    reason = 'no_condition_match_groups_not_evaluated'
+  return { matches: false, variant: null, reason, conditionIndex: reasonIndex, payload: undefined }
 }
 
 function matched(

@@ -1,5 +1,6 @@
 import type { Fact } from '../../schema/facts.ts'
-import { groupStateKey, type IdentityState, identityKey } from '../identity/state.ts'
+import { groupIdentityKey, identityKey } from '../../schema/identity-keys.ts'
+import type { IdentityState } from '../identity/state.ts'
 import { isObject, type PipelineEvent } from '../ingest/pipeline-event.ts'
 
 /** PostHog allows five group types per project (indexes 0–4); further types are ignored. */
@@ -62,7 +63,7 @@ export function decideGroupIdentify(
   const index = indexes.get(groupType)
   if (index === undefined) return []
   const groupSet = event.properties.$group_set
-  const existing = state.groups.get(groupStateKey(teamId, index, groupKey))
+  const existing = state.groups.get(groupIdentityKey(teamId, index, groupKey))
   const updates = isObject(groupSet) ? groupSet : {}
   const properties: Record<string, unknown> = { ...(existing?.properties ?? {}) }
   let changed = existing === undefined

@@ -1,5 +1,6 @@
-import type { Fact } from '../../schema/facts.ts'
-import { groupStateKey, type IdentityState, identityKey } from './state.ts'
+import { type Fact, unhandledFact } from '../../schema/facts.ts'
+import { groupIdentityKey, identityKey } from '../../schema/identity-keys.ts'
+import type { IdentityState } from './state.ts'
 
 /** Applies one fact to the batch-local state. The caller owns the state; facts are never changed. */
 export function evolveIdentity(state: IdentityState, fact: Fact): void {
@@ -46,12 +47,14 @@ export function evolveIdentity(state: IdentityState, fact: Fact): void {
       break
     case 'group_updated': {
       const { type: _type, ...group } = fact
-      state.groups.set(groupStateKey(fact.teamId, fact.groupTypeIndex, fact.groupKey), group)
+      state.groups.set(groupIdentityKey(fact.teamId, fact.groupTypeIndex, fact.groupKey), group)
       break
     }
     case 'persons_merged':
     case 'ingestion_warning':
     case 'event_ingested':
       break
+    default:
+      unhandledFact(fact)
   }
 }

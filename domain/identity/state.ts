@@ -1,3 +1,5 @@
+import { identityKey } from '../../schema/identity-keys.ts'
+
 /**
  * The state ingest decides against: the persons, distinct ids, group types and groups a batch
  * touches, loaded from the Postgres projection and evolved in memory fact by fact.
@@ -35,7 +37,7 @@ export interface IdentityState {
   personless: Map<string, { isMerged: boolean }>
   /** Group type → index, by identityKey(teamId, groupType); every type of a team is loaded. */
   groupTypes: Map<string, number>
-  /** By groupStateKey(teamId, groupTypeIndex, groupKey). */
+  /** By groupIdentityKey(teamId, groupTypeIndex, groupKey). */
   groups: Map<string, GroupState>
 }
 
@@ -47,14 +49,6 @@ export function emptyIdentityState(): IdentityState {
     groupTypes: new Map(),
     groups: new Map(),
   }
-}
-
-export function identityKey(teamId: number, id: string): string {
-  return `${teamId}\u0000${id}`
-}
-
-export function groupStateKey(teamId: number, groupTypeIndex: number, groupKey: string): string {
-  return `${teamId}\u0000${groupTypeIndex}\u0000${groupKey}`
 }
 
 export function personOf(state: IdentityState, teamId: number, distinctId: string): PersonState | undefined {

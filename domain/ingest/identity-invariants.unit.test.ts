@@ -1,8 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Fact } from '../../schema/facts.ts'
+import { identityKey } from '../../schema/identity-keys.ts'
 import { evolveIdentity } from '../identity/evolve.ts'
-import { emptyIdentityState, type IdentityState, identityKey } from '../identity/state.ts'
+import { emptyIdentityState, type IdentityState } from '../identity/state.ts'
 import type { PipelineEvent } from '../ingest/pipeline-event.ts'
 import { pipelineEvent, runEvents, teamId } from '../testing/run-events.ts'
 

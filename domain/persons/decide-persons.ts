@@ -1,7 +1,7 @@
 import type { Fact, PersonSnapshot } from '../../schema/facts.ts'
-
+import { identityKey } from '../../schema/identity-keys.ts'
 import { personUuid } from '../hash/uuid.ts'
-import { type IdentityState, identityKey, type PersonState, personOf } from '../identity/state.ts'
+import { type IdentityState, type PersonState, personOf } from '../identity/state.ts'
 import type { PipelineEvent } from '../ingest/pipeline-event.ts'
 import { mergeTarget } from '../ingest/referenced.ts'
 import { isIllegalDistinctId } from './illegal-ids.ts'

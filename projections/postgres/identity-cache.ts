@@ -1,4 +1,5 @@
 import type { PersonSnapshot } from '../../schema/facts.ts'
+import { identityKey } from '../../schema/identity-keys.ts'
 
 export interface CachedDistinctId {
   personUuid: string
@@ -32,7 +33,6 @@ export interface IdentityCache {
 export function identityCache(maxEntries: number): IdentityCache {
   const persons = new Map<string, PersonSnapshot>()
   const distinctIds = new Map<string, CachedDistinctId>()
-  const key = (teamId: number, distinctId: string) => `${teamId}\u0000${distinctId}`
 
   // Map keeps insertion order and the front is evicted first: the entries first remembered longest
   // ago (moving an entry to the back on every use would cost more than the rare second read).
@@ -43,12 +43,15 @@ export function identityCache(maxEntries: number): IdentityCache {
 
   return {
     person: (uuid) => persons.get(uuid),
-    distinctId: (teamId, distinctId) => distinctIds.get(key(teamId, distinctId)),
+    distinctId: (teamId, distinctId) => distinctIds.get(identityKey(teamId, distinctId)),
     remember(changes) {
       for (const person of changes.persons) put(persons, person.uuid, person)
       for (const uuid of changes.deletedPersons) persons.delete(uuid)
       for (const d of changes.distinctIds)
-        put(distinctIds, key(d.teamId, d.distinctId), { personUuid: d.personUuid, version: d.version })
+        put(distinctIds, identityKey(d.teamId, d.distinctId), {
+          personUuid: d.personUuid,
+          version: d.version,
+        })
     },
     forget() {
       persons.clear()

@@ -6,6 +6,7 @@ import {
   IdentityStoreConflictError,
   type IdentityTransaction,
 } from '../../ports/identity-store.ts'
+import { groupIdentityKey, identityKey } from '../../schema/identity-keys.ts'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
 import { applyFacts, type Loaded } from './apply-facts.ts'
 import { classifyDatabaseError, sqlStateOf } from './database-errors.ts'
@@ -172,11 +173,12 @@ function identityTransaction(
       for (const person of identities.persons) {
         loaded.persons.add(person.uuid)
         for (const { distinctId } of person.distinctIds)
-          loaded.distinctIds.add(`${person.teamId}:${distinctId}`)
+          loaded.distinctIds.add(identityKey(person.teamId, distinctId))
       }
-      for (const g of identities.groups) loaded.groups.add(`${g.teamId}:${g.groupTypeIndex}:${g.groupKey}`)
+      for (const g of identities.groups)
+        loaded.groups.add(groupIdentityKey(g.teamId, g.groupTypeIndex, g.groupKey))
       for (const p of identities.personless)
-        if (!p.isMerged) loaded.unmergedPersonless.add(`${p.teamId}:${p.distinctId}`)
+        if (!p.isMerged) loaded.unmergedPersonless.add(identityKey(p.teamId, p.distinctId))
       return identities
     },
     applyFacts: (facts) => applyFacts(tx, facts, loaded, changes),

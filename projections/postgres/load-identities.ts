@@ -1,5 +1,6 @@
 import { type RawBuilder, sql, type Transaction } from 'kysely'
 import type { IdentityReferences, LoadedIdentities, StoredPerson } from '../../ports/identity-store.ts'
+import { identityKey } from '../../schema/identity-keys.ts'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
 import { groupBy, inChunks } from './collections.ts'
 import type { IdentityCache, IdentityChanges } from './identity-cache.ts'
@@ -53,16 +54,15 @@ export async function loadIdentities(
     for (const chunk of inChunks(unknown, 5000)) {
       // The id's person, or — only an id without a person can be one a personless event used —
       // its personless row: null person and version then.
-      const rows = await jsonRows<
-        [
-          distinctId: string,
-          personUuid: string | null,
-          version: number | null,
-          personlessMerged: boolean | null,
-        ]
-      >(
+      const rows = await jsonRows<{
+        distinct_id: string
+        person_uuid: string | null
+        version: number | null
+        personless_merged: boolean | null
+      }>(
         tx,
-        sql`SELECT json_build_array(w.id, d.person_uuid, d.version, p.is_merged) AS row
+        sql`SELECT json_build_object('distinct_id', w.id, 'person_uuid', d.person_uuid, 'version', d.version,
+            'personless_merged', p.is_merged) AS row
           FROM unnest(${chunk}::text[]) AS w(id)
           LEFT JOIN LATERAL (SELECT person_uuid, version FROM person_distinct_ids
             WHERE team_id = ${teamId} AND distinct_id = w.id LIMIT 1) d ON true
@@ -70,11 +70,18 @@ export async function loadIdentities(
             WHERE d.person_uuid IS NULL AND team_id = ${teamId} AND distinct_id = w.id LIMIT 1) p ON true
           WHERE d.person_uuid IS NOT NULL OR p.is_merged IS NOT NULL`,
       )
-      for (const [distinctId, personUuid, version, personlessMerged] of rows) {
-        if (personUuid === null) personless.push({ teamId, distinctId, isMerged: personlessMerged === true })
+      for (const row of rows) {
+        const distinctId = row.distinct_id
+        if (row.person_uuid === null)
+          personless.push({ teamId, distinctId, isMerged: row.personless_merged === true })
         else {
-          assign(distinctId, personUuid, version ?? 0)
-          read.distinctIds.push({ teamId, distinctId, personUuid, version: version ?? 0 })
+          assign(distinctId, row.person_uuid, row.version ?? 0)
+          read.distinctIds.push({
+            teamId,
+            distinctId,
+            personUuid: row.person_uuid,
+            version: row.version ?? 0,
+          })
         }
       }
     }
@@ -104,13 +111,13 @@ export async function loadIdentities(
     // whose version moved since.
     const stale: string[] = []
     for (const chunk of inChunks(personUuids, 5000)) {
-      const rows = await jsonRows<[uuid: string, version: number]>(
+      const rows = await jsonRows<{ uuid: string; version: number }>(
         tx,
-        sql`SELECT json_build_array(p.uuid, p.version) AS row
+        sql`SELECT json_build_object('uuid', p.uuid, 'version', p.version) AS row
           FROM unnest(${chunk}::uuid[]) AS w(uuid)
           CROSS JOIN LATERAL (SELECT uuid, version FROM persons WHERE uuid = w.uuid LIMIT 1 FOR UPDATE) p`,
       )
-      for (const [uuid, version] of rows) if (!useCached(uuid, version)) stale.push(uuid)
+      for (const { uuid, version } of rows) if (!useCached(uuid, version)) stale.push(uuid)
     }
     await readPersons(tx, stale, false, persons, read)
   }
@@ -119,16 +126,16 @@ export async function loadIdentities(
   // A person a merge may absorb moves all its ids: read them now that no one else can change them.
   const complete = [...mergeable].sort()
   for (const chunk of inChunks(complete, 5000)) {
-    const rows = await jsonRows<[personUuid: string, distinctId: string, version: number]>(
+    const rows = await jsonRows<{ person_uuid: string; distinct_id: string; version: number }>(
       tx,
-      sql`SELECT json_build_array(w.uuid, d.distinct_id, d.version) AS row
+      sql`SELECT json_build_object('person_uuid', w.uuid, 'distinct_id', d.distinct_id, 'version', d.version) AS row
         FROM unnest(${chunk}::uuid[]) AS w(uuid)
         CROSS JOIN LATERAL (SELECT distinct_id, version FROM person_distinct_ids
           WHERE person_uuid = w.uuid OFFSET 0) d
         ORDER BY d.distinct_id`,
     )
-    for (const [personUuid, distinctId, version] of rows)
-      persons.get(personUuid)?.distinctIds.push({ distinctId, version })
+    for (const row of rows)
+      persons.get(row.person_uuid)?.distinctIds.push({ distinctId: row.distinct_id, version: row.version })
   }
   for (const a of assigned) {
     if (!mergeable.has(a.personUuid))
@@ -147,10 +154,14 @@ export async function loadIdentities(
             .execute()
         ).map((r) => ({ teamId: r.team_id, groupType: r.group_type, groupTypeIndex: r.group_type_index }))
 
-  const indexOf = new Map(groupTypes.map((t) => [`${t.teamId}:${t.groupType}`, t.groupTypeIndex]))
+  const indexOf = new Map(groupTypes.map((t) => [identityKey(t.teamId, t.groupType), t.groupTypeIndex]))
   const groups: LoadedIdentities['groups'] = []
   const wanted = references.groups
-    .map((g) => ({ teamId: g.teamId, index: indexOf.get(`${g.teamId}:${g.groupType}`), key: g.groupKey }))
+    .map((g) => ({
+      teamId: g.teamId,
+      index: indexOf.get(identityKey(g.teamId, g.groupType)),
+      key: g.groupKey,
+    }))
     .filter((g): g is { teamId: number; index: number; key: string } => g.index !== undefined)
     .sort((a, b) => a.teamId - b.teamId || a.index - b.index || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   for (const chunk of inChunks(wanted, 1000)) {
@@ -193,31 +204,37 @@ async function readPersons(
   read: IdentityChanges,
 ): Promise<void> {
   for (const chunk of inChunks([...uuids].sort(), 5000)) {
-    const rows = await jsonRows<
-      [
-        uuid: string,
-        teamId: number,
-        createdAtMs: number,
-        properties: Record<string, unknown>,
-        isIdentified: boolean,
-        version: number,
-      ]
-    >(
+    const rows = await jsonRows<{
+      uuid: string
+      team_id: number
+      created_at_ms: number
+      properties: Record<string, unknown>
+      is_identified: boolean
+      version: number
+    }>(
       tx,
-      sql`SELECT json_build_array(p.uuid, p.team_id, floor(extract(epoch FROM p.created_at) * 1000)::bigint,
-          p.properties, p.is_identified, p.version) AS row
+      sql`SELECT json_build_object('uuid', p.uuid, 'team_id', p.team_id,
+          'created_at_ms', floor(extract(epoch FROM p.created_at) * 1000)::bigint,
+          'properties', p.properties, 'is_identified', p.is_identified, 'version', p.version) AS row
         FROM unnest(${chunk}::uuid[]) AS w(uuid)
         CROSS JOIN LATERAL (SELECT * FROM persons WHERE uuid = w.uuid LIMIT 1 ${sql.raw(lock ? 'FOR UPDATE' : '')}) p`,
     )
-    for (const [uuid, teamId, createdAtMs, properties, isIdentified, version] of rows) {
-      const createdAt = new Date(createdAtMs).toISOString()
+    for (const {
+      uuid,
+      team_id: teamId,
+      created_at_ms,
+      properties,
+      is_identified: isIdentified,
+      version,
+    } of rows) {
+      const createdAt = new Date(created_at_ms).toISOString()
       read.persons.push({ teamId, uuid, createdAt, properties, isIdentified, version })
       into.set(uuid, { teamId, uuid, createdAt, properties, isIdentified, version, distinctIds: [] })
     }
   }
 }
 
-/** Rows of a `SELECT json_build_array(…) AS row` query, sent back as one JSON document. */
+/** Rows of a `SELECT json_build_object(…) AS row` query, sent back as one JSON document. */
 async function jsonRows<Row>(tx: Tx, query: RawBuilder<unknown>): Promise<Row[]> {
   const { rows } = await sql<{ rows: string }>`SELECT coalesce(json_agg(q.row), '[]')::text AS rows
     FROM (${query}) q`.execute(tx)
