@@ -56,6 +56,10 @@ for (const [layer, rule] of Object.entries(allowed)) {
     if (layer === 'domain' && /Date\.now\(|new Date\(\)|Math\.random\(|randomUUID\(/.test(source)) {
       problems.push(`${relative(root, file)}: domain/ must not read the clock or a random source`)
     }
+    // State kept between calls would make a decision depend on what was decided before it.
+    if (layer === 'domain' && /^(export\s+)?(let|var)\s/m.test(source)) {
+      problems.push(`${relative(root, file)}: domain/ keeps no module-level variables`)
+    }
   }
 }
 

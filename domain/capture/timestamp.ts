@@ -151,21 +151,6 @@ const namedZones: Record<string, number> = {
  * Never the host's local zone and never a guess: anything else is null.
  */
 export function parseTimestamp(value: string): number | null {
-  // A request's events share its `sent_at` and the server's `now`, and often their timestamps.
-  // (Only short texts are kept: a timestamp is one, and a huge bogus one must not stay in memory.)
-  if (value.length > 64) return parseTimestampText(value)
-  let parsed = recentlyParsed.get(value)
-  if (parsed === undefined) {
-    if (recentlyParsed.size >= 256) recentlyParsed.clear()
-    parsed = parseTimestampText(value)
-    recentlyParsed.set(value, parsed)
-  }
-  return parsed
-}
-
-const recentlyParsed = new Map<string, number | null>()
-
-function parseTimestampText(value: string): number | null {
   const text = value.trim()
   // What SDKs send (and the server's own clock): the exact form Date.parse specifies; the
   // round trip refuses anything Date.parse would roll over, which then takes the strict path.
