@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
+import { elementsOfChain } from '../../domain/event/elements-chain.ts'
 import type { ClickHouse } from '../../ports/clickhouse.ts'
 import type { Project, ProjectStore } from '../../ports/projects.ts'
 import {
@@ -132,7 +133,7 @@ export async function apiRoutes(fastify: FastifyInstance, deps: ApiRouteDeps): P
       const page = results.slice(0, limit)
       const last = page.at(-1)
       const next = results.length > limit && last ? nextUrl(request.url, { before: last.timestamp }) : null
-      return { results: page, next }
+      return { results: page.map((e) => ({ ...e, elements: elementsOfChain(e.elements_chain) })), next }
     },
   )
 

@@ -17,6 +17,8 @@ export interface EventResult {
   properties: Record<string, unknown>
   timestamp: string
   person_id: string
+  /** PostHog's text form of the autocaptured elements, clicked one first; empty when none. */
+  elements_chain: string
 }
 
 // PersonQuery: the latest version of each person and of each distinct id, deleted ones dropped.
@@ -133,8 +135,9 @@ export async function listEvents(
     properties: string
     timestamp: string
     person_id: string
+    elements_chain: string
   }>(
-    `SELECT uuid, event, distinct_id, properties, timestamp, person_id FROM events
+    `SELECT uuid, event, distinct_id, properties, timestamp, person_id, elements_chain FROM events
      WHERE ${conditions.join(' AND ')}
      ORDER BY timestamp DESC, uuid DESC
      LIMIT 1 BY uuid
@@ -148,6 +151,7 @@ export async function listEvents(
     properties: JSON.parse(row.properties) as Record<string, unknown>,
     timestamp: isoTime(row.timestamp),
     person_id: row.person_id,
+    elements_chain: row.elements_chain,
   }))
 }
 

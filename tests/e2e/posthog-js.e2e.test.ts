@@ -12,6 +12,8 @@ interface EventResult {
   event: string
   distinct_id: string
   properties: Record<string, unknown>
+  elements_chain: string
+  elements: Record<string, unknown>[]
   person_id: string
 }
 
@@ -100,6 +102,16 @@ describe('posthog-js in a browser talking to sluice', () => {
       'the autocaptured click',
     )
     expect(click.properties.$event_type).toBe('click')
+    // the clicked element, readable as PostHog's API gives it
+    expect(click.elements_chain).toMatch(/^button\.btn\.primary:.*attr__data-attr="buy-button"/)
+    expect(click.elements[0]).toMatchObject({
+      tag_name: 'button',
+      attr_class: ['btn', 'primary'],
+      attr_id: 'buy',
+      text: 'Buy now',
+      attributes: { 'attr__data-attr': 'buy-button' },
+      order: 0,
+    })
     expect(await eventsNamed('$pageview')).not.toHaveLength(0)
 
     expect(captureRequests.length).toBeGreaterThan(0)
