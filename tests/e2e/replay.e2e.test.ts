@@ -97,7 +97,11 @@ describe('sluice replay rebuilds identical projections from the command log', ()
       60_000,
       'the events',
     )
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    // every consumer caught up: every fact projected, nothing left in flight
+    await eventually(async () => {
+      const { body } = await first.api<{ consumers: { lag: number | null }[] }>('/api/ingestion_status/')
+      return body.consumers.every((c) => c.lag === 0) ? true : undefined
+    })
     await first.stop()
     const before = await snapshot(first.dataDir)
     expect(before.merges.length).toBeGreaterThan(0)
