@@ -3,6 +3,7 @@
  * Figures are ratios against a baseline measured in the same run, so they hold on any machine.
  */
 import { captureBench } from './capture.ts'
+import { flagsBench } from './flags.ts'
 import { ingestBench } from './ingest.ts'
 import { productionBench } from './production.ts'
 import { projectorBench } from './projector.ts'
@@ -14,6 +15,7 @@ const benches: Record<string, () => Promise<void>> = {
   ingest: ingestBench,
   projector: projectorBench,
   production: productionBench,
+  flags: flagsBench,
 }
 
 const wanted = process.argv.slice(2)

@@ -88,7 +88,7 @@ async function answer(
   const withConfig = endpoint === 'decide' || query.config === 'true'
   const hasFeatureFlags =
     withConfig && (await deps.evaluation.definitions.forProject(project.id)).flags.length > 0
-  return reply.send(
+  return reply.type('application/json; charset=utf-8').send(
     flagsResponseBody(evaluation, flagsResponseShape(endpoint, query.v), {
       requestId: randomUUID(),
       evaluatedAt: now.getTime(),

@@ -55,11 +55,14 @@ export async function evaluateFlags(
     const groupKey = groupKeys.get(groupTypeIndex)
     return groupKey === undefined ? [] : [{ groupTypeIndex, groupKey }]
   })
-  const [storedPerson, storedGroups, overrides] = await Promise.all([
-    needs.personProperties ? settle(deps.store.personProperties(teamId, request.distinctId)) : undefined,
-    groupsToRead.length > 0 ? settle(deps.store.groupProperties(teamId, groupsToRead)) : undefined,
-    needs.hashKeyOverrides ? settle(hashKeyOverrides(deps.store, teamId, request, project)) : undefined,
-  ])
+  const reads = needs.personProperties || groupsToRead.length > 0 || needs.hashKeyOverrides
+  const [storedPerson, storedGroups, overrides] = reads
+    ? await Promise.all([
+        needs.personProperties ? settle(deps.store.personProperties(teamId, request.distinctId)) : undefined,
+        groupsToRead.length > 0 ? settle(deps.store.groupProperties(teamId, groupsToRead)) : undefined,
+        needs.hashKeyOverrides ? settle(hashKeyOverrides(deps.store, teamId, request, project)) : undefined,
+      ])
+    : []
 
   const groupProperties = new Map<number, Record<string, unknown>>()
   for (const index of new Set([

@@ -30,20 +30,22 @@ const descriptions: Record<MatchReason, (index: number | null) => string> = {
   holdout_condition_value: () => 'Holdout condition value',
 }
 
+/** The answer as JSON text: the detailed shape is written directly, as /flags?v=2 is the hot path. */
 export function flagsResponseBody(
   evaluation: FlagsEvaluation,
   shape: FlagsResponseShape,
   extras: { requestId: string; evaluatedAt: number; config?: Record<string, unknown> },
-): Record<string, unknown> {
+): string {
   const common = { requestId: extras.requestId, evaluatedAt: extras.evaluatedAt, ...extras.config }
   const errors = { errorsWhileComputingFlags: evaluation.errorsWhileComputingFlags }
   switch (shape) {
-    case 'detailed':
-      return {
-        ...errors,
-        flags: Object.fromEntries(evaluation.flags.map((flag) => [flag.key, detailsOf(flag)])),
-        ...common,
-      }
+    case 'detailed': {
+      const flags = evaluation.flags
+        .map((flag) => `${JSON.stringify(flag.key)}:${detailsText(flag)}`)
+        .join(',')
+      const rest = JSON.stringify(common)
+      return `{"errorsWhileComputingFlags":${evaluation.errorsWhileComputingFlags},"flags":{${flags}},${rest.slice(1)}`
+    }
     case 'values_and_payloads': {
       const featureFlags: Record<string, boolean | string> = {}
       const featureFlagPayloads: Record<string, unknown> = {}
@@ -52,15 +54,15 @@ export function flagsResponseBody(
         if ('match' in flag.outcome && flag.outcome.match.payload !== undefined)
           featureFlagPayloads[flag.key] = flag.outcome.match.payload
       }
-      return { ...errors, featureFlags, featureFlagPayloads, ...common }
+      return JSON.stringify({ ...errors, featureFlags, featureFlagPayloads, ...common })
     }
     case 'enabled_keys':
-      return { featureFlags: enabled(evaluation).map((flag) => flag.key), ...common }
+      return JSON.stringify({ featureFlags: enabled(evaluation).map((flag) => flag.key), ...common })
     case 'enabled_values':
-      return {
+      return JSON.stringify({
         featureFlags: Object.fromEntries(enabled(evaluation).map((flag) => [flag.key, flagValue(flag)])),
         ...common,
-      }
+      })
   }
 }
 
@@ -74,29 +76,19 @@ function flagValue(flag: EvaluatedFlag): boolean | string {
   return flag.outcome.match.variant ?? flag.outcome.match.matches
 }
 
-function detailsOf(flag: EvaluatedFlag) {
-  const metadata = { id: flag.id, version: flag.version, description: null, has_experiment: false }
+/** One flag of the detailed shape: `{key, enabled, variant, [failed,] reason, metadata}`. */
+function detailsText(flag: EvaluatedFlag): string {
+  const key = JSON.stringify(flag.key)
+  const metadata = `{"id":${flag.id},"version":${flag.version},"description":null,"has_experiment":false,"payload":`
   if ('failure' in flag.outcome) {
     const { code, description } = flag.outcome.failure
-    return {
-      key: flag.key,
-      enabled: false,
-      variant: null,
-      failed: true,
-      reason: { code, condition_index: null, description },
-      metadata: { ...metadata, payload: null },
-    }
+    const reason = `{"code":${JSON.stringify(code)},"condition_index":null,"description":${JSON.stringify(description)}}`
+    return `{"key":${key},"enabled":false,"variant":null,"failed":true,"reason":${reason},"metadata":${metadata}null}}`
   }
   const { matches, variant, reason, conditionIndex, payload } = flag.outcome.match
-  return {
-    key: flag.key,
-    enabled: matches,
-    variant,
-    reason: {
-      code: reason === 'no_condition_match_groups_not_evaluated' ? 'no_condition_match' : reason,
-      condition_index: conditionIndex,
-      description: descriptions[reason](conditionIndex),
-    },
-    metadata: { ...metadata, payload: payload ?? null },
-  }
+  const code = reason === 'no_condition_match_groups_not_evaluated' ? 'no_condition_match' : reason
+  const reasonText = `{"code":"${code}","condition_index":${conditionIndex},"description":${JSON.stringify(descriptions[reason](conditionIndex))}}`
+  const variantText = variant === null ? 'null' : JSON.stringify(variant)
+  const payloadText = payload === undefined ? 'null' : JSON.stringify(payload)
+  return `{"key":${key},"enabled":${matches},"variant":${variantText},"reason":${reasonText},"metadata":${metadata}${payloadText}}}`
 }

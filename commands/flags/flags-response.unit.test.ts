@@ -81,7 +81,9 @@ describe('flags response shapes', () => {
   })
 
   it('/flags?v=2: details with reasons and metadata; a failed flag says so', () => {
-    const body = flagsResponseBody(evaluation, 'detailed', extras) as { flags: Record<string, unknown> }
+    const body = JSON.parse(flagsResponseBody(evaluation, 'detailed', extras)) as {
+      flags: Record<string, unknown>
+    }
     expect(body).toMatchObject({ errorsWhileComputingFlags: true, ...extras })
     expect(body.flags).toEqual({
       on: {
@@ -112,7 +114,12 @@ describe('flags response shapes', () => {
 
   it('/decide?v=3 and /flags v1: values and payloads; /decide v1 and v2: only enabled flags', () => {
     expect(
-      flagsResponseBody(evaluation, 'values_and_payloads', { ...extras, config: { hasFeatureFlags: true } }),
+      JSON.parse(
+        flagsResponseBody(evaluation, 'values_and_payloads', {
+          ...extras,
+          config: { hasFeatureFlags: true },
+        }),
+      ),
     ).toEqual({
       errorsWhileComputingFlags: true,
       featureFlags: { on: true, variant: 'blue', off: false, failed: false },
@@ -120,8 +127,11 @@ describe('flags response shapes', () => {
       hasFeatureFlags: true,
       ...extras,
     })
-    expect(flagsResponseBody(evaluation, 'enabled_keys', extras).featureFlags).toEqual(['on', 'variant'])
-    expect(flagsResponseBody(evaluation, 'enabled_values', extras).featureFlags).toEqual({
+    expect(JSON.parse(flagsResponseBody(evaluation, 'enabled_keys', extras)).featureFlags).toEqual([
+      'on',
+      'variant',
+    ])
+    expect(JSON.parse(flagsResponseBody(evaluation, 'enabled_values', extras)).featureFlags).toEqual({
       on: true,
       variant: 'blue',
     })

@@ -96,17 +96,11 @@ export function storedInputsNeeded(
   let personProperties = false
   const groupTypeIndexes = new Set<number>()
   for (const flag of flags) {
-    for (const condition of flag.conditions) {
-      for (const filter of condition.filters) {
-        if (filter.type === 'person') {
-          if (!Object.hasOwn(requestedPersonProperties, filter.key)) personProperties = true
-          continue
-        }
-        const index = filter.groupTypeIndex ?? condition.aggregation
-        if (index === null) continue
-        const requested = requestedGroupProperties.get(index)
-        if (!requested || !Object.hasOwn(requested, filter.key)) groupTypeIndexes.add(index)
-      }
+    if (!personProperties)
+      personProperties = flag.personPropertyKeys.some((key) => !Object.hasOwn(requestedPersonProperties, key))
+    for (const { groupTypeIndex, key } of flag.groupPropertyKeys) {
+      const requested = requestedGroupProperties.get(groupTypeIndex)
+      if (!requested || !Object.hasOwn(requested, key)) groupTypeIndexes.add(groupTypeIndex)
     }
   }
   return {

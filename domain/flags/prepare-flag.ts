@@ -16,6 +16,10 @@ export interface PreparedFlag {
   variants: { key: string; rolloutPercentage: number }[]
   payloads: Record<string, unknown>
   holdout: { id: number; exclusionPercentage: number } | null
+  /** The person properties its filters read (to know whether a request's own cover them). */
+  personPropertyKeys: string[]
+  /** The group properties its filters read, by group type index. */
+  groupPropertyKeys: { groupTypeIndex: number; key: string }[]
 }
 
 export interface PreparedCondition {
@@ -40,21 +44,33 @@ export interface PreparedFilter {
 export function prepareFlag(flag: FeatureFlag): PreparedFlag {
   const filters = flag.filters
   const aggregation = filters.aggregation_group_type_index ?? null
+  const conditions: PreparedCondition[] = (filters.groups ?? []).map((condition) => ({
+    filters: (condition.properties ?? []).map(prepareFilter),
+    rolloutPercentage: condition.rollout_percentage ?? null,
+    variant: condition.variant ?? null,
+    aggregation:
+      condition.aggregation_group_type_index === undefined
+        ? aggregation
+        : condition.aggregation_group_type_index,
+  }))
+  const personPropertyKeys = new Set<string>()
+  const groupPropertyKeys = new Map<string, { groupTypeIndex: number; key: string }>()
+  for (const condition of conditions)
+    for (const filter of condition.filters) {
+      if (filter.type === 'person') personPropertyKeys.add(filter.key)
+      else {
+        const groupTypeIndex = filter.groupTypeIndex ?? condition.aggregation
+        if (groupTypeIndex !== null)
+          groupPropertyKeys.set(`${groupTypeIndex}:${filter.key}`, { groupTypeIndex, key: filter.key })
+      }
+    }
   return {
     id: flag.id,
     key: flag.key,
     version: flag.version,
     ensureExperienceContinuity: flag.ensureExperienceContinuity,
     aggregation,
-    conditions: (filters.groups ?? []).map((condition) => ({
-      filters: (condition.properties ?? []).map(prepareFilter),
-      rolloutPercentage: condition.rollout_percentage ?? null,
-      variant: condition.variant ?? null,
-      aggregation:
-        condition.aggregation_group_type_index === undefined
-          ? aggregation
-          : condition.aggregation_group_type_index,
-    })),
+    conditions,
     variants: (filters.multivariate?.variants ?? []).map((variant) => ({
       key: variant.key,
       rolloutPercentage: variant.rollout_percentage,
@@ -63,6 +79,8 @@ export function prepareFlag(flag: FeatureFlag): PreparedFlag {
     holdout: filters.holdout
       ? { id: filters.holdout.id, exclusionPercentage: filters.holdout.exclusion_percentage }
       : null,
+    personPropertyKeys: [...personPropertyKeys],
+    groupPropertyKeys: [...groupPropertyKeys.values()],
   }
 }
 
