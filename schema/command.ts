@@ -25,6 +25,20 @@ export const CaptureCommand = Type.Object({
    * then. Absent when capture could not look the project up (Postgres away): ingest decides.
    */
   anonymize_ips: Type.Optional(Type.Boolean()),
+  /**
+   * Why capture could not use the event's time as sent (an unreadable `timestamp` or `sent_at`, a
+   * time far in the future or out of range): ingest reports each as PostHog's
+   * `ignored_invalid_timestamp` warning. Absent when there was nothing to say.
+   */
+  timestamp_warnings: Type.Optional(
+    Type.Array(
+      Type.Object({
+        field: Type.Union([Type.Literal('timestamp'), Type.Literal('sent_at')]),
+        value: Type.String(),
+        reason: Type.String(),
+      }),
+    ),
+  ),
 })
 export type CaptureCommand = Static<typeof CaptureCommand>
 

@@ -1,5 +1,10 @@
 import { cleanDistinctId, eventUuid, tokenProblem } from '../../domain/capture/normalise.ts'
-import { correctedEventTime, isoTimestamp, parseSentAt } from '../../domain/capture/timestamp.ts'
+import {
+  correctedEventTime,
+  isoTimestamp,
+  parseSentAt,
+  type TimestampWarning,
+} from '../../domain/capture/timestamp.ts'
 import type { CaptureCommand, RawEvent } from '../../schema/command.ts'
 import type { DecodedCapture } from './decode-request.ts'
 import { CaptureError } from './errors.ts'
@@ -16,8 +21,6 @@ export interface CaptureContext {
   anonymizeIps?: boolean
   /** Mints the uuid of an event sent without one (UUIDv7). */
   newUuid: () => string
-  /** The `_` query parameter; decodeCaptureRequest already reads it, this remains for callers that pass it. */
-  sentAtMs?: string
   /** The capture server's own origin, which PostHog's capture put in every message as `site_url`. */
   siteUrl?: string
 }
@@ -42,8 +45,12 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
   const anonymize = ctx.anonymizeIps === true
   const nowMs = ctx.now.getTime()
   const now = ctx.now.toISOString()
-  const sentAtMs = sentAtOf(decoded.sentAt ?? sentAtFromMs(ctx.sentAtMs))
+  const sentAtMs = decoded.sentAt === null ? null : parseSentAt(decoded.sentAt)
   const sentAt = sentAtMs === null ? null : new Date(sentAtMs).toISOString()
+  const unreadableSentAt: TimestampWarning | null =
+    decoded.sentAt !== null && sentAtMs === null
+      ? { field: 'sent_at', value: decoded.sentAt, reason: 'sent_at is not an RFC 3339 time' }
+      : null
   const commands = decoded.events.map((event) => {
     const name = event.event
     if (typeof name !== 'string' || name === '')
@@ -53,6 +60,15 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
     if (distinctId === null)
       throw new CaptureError('missing_distinct_id', 'An event was submitted without a distinct_id.')
     const uuid = uuidOf(event, ctx)
+    const ignoreSentAt = properties.$ignore_sent_at === true
+    const timestampWarnings: TimestampWarning[] = unreadableSentAt && !ignoreSentAt ? [unreadableSentAt] : []
+    const eventTime = correctedEventTime(
+      event.timestamp,
+      event.offset,
+      ignoreSentAt ? null : sentAtMs,
+      nowMs,
+      timestampWarnings,
+    )
 
     const command: CaptureCommand = {
       uuid,
@@ -62,19 +78,13 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
       now,
       token,
       event: name,
-      timestamp: isoTimestamp(
-        correctedEventTime(
-          event.timestamp,
-          event.offset,
-          properties.$ignore_sent_at === true ? null : sentAtMs,
-          nowMs,
-        ),
-      ),
+      timestamp: isoTimestamp(eventTime),
     }
     if (sentAt !== null) command.sent_at = sentAt
     if (ctx.siteUrl !== undefined) command.site_url = ctx.siteUrl
     if (decoded.historicalMigration) command.historical_migration = true
     if (ctx.anonymizeIps !== undefined) command.anonymize_ips = ctx.anonymizeIps
+    if (timestampWarnings.length > 0) command.timestamp_warnings = timestampWarnings
     checkSize(command)
     return command
   })
@@ -154,18 +164,6 @@ function uuidOf(event: RawEvent, ctx: CaptureContext): string {
     'invalid_uuid',
     `The event uuid ${JSON.stringify(event.uuid).slice(0, 60)} is not a UUID.`,
   )
-}
-
-/** The send time in epoch ms, or null when absent or not RFC 3339 (then it is ignored). */
-function sentAtOf(value: string | null): number | null {
-  return value === null ? null : parseSentAt(value)
-}
-
-function sentAtFromMs(value: string | undefined): string | null {
-  const ms = Number(value)
-  return value !== undefined && Number.isSafeInteger(ms) && ms >= Date.UTC(2021, 0, 1)
-    ? new Date(ms).toISOString()
-    : null
 }
 
 function checkSize(command: CaptureCommand): void {

@@ -189,6 +189,27 @@ describe('the command', () => {
     }).commands
     expect(command).not.toHaveProperty('sent_at')
     expect(command?.timestamp).toBe('2026-11-25T10:00:00.000Z')
+    expect(command?.timestamp_warnings).toEqual([
+      { field: 'sent_at', value: 'yesterday', reason: 'sent_at is not an RFC 3339 time' },
+    ])
+  })
+
+  it('records why an event time could not be used, for ingest to warn about; nothing when all is well', () => {
+    const [unreadable, future, fine] = capture({
+      body: batchBody([
+        { ...event, timestamp: 'soon' },
+        { ...event, timestamp: '2026-11-27T12:00:00Z' },
+        { ...event, timestamp: '2026-11-25T10:00:00Z' },
+      ]),
+    }).commands
+    expect(unreadable?.timestamp).toBe(testNow.toISOString())
+    expect(unreadable?.timestamp_warnings).toEqual([
+      { field: 'timestamp', value: 'soon', reason: 'timestamp is not a time' },
+    ])
+    expect(future?.timestamp_warnings?.[0]?.reason).toBe(
+      'event timestamp is more than 23 hours in the future',
+    )
+    expect(fine).not.toHaveProperty('timestamp_warnings')
   })
 
   it('honours $ignore_sent_at and offset', () => {

@@ -1,6 +1,7 @@
 /** Capture's per-event normalisation, as PostHog's capture does it. */
 
-export const maxDistinctIdLength = 200
+/** Capture keeps this many characters of a distinct id and drops the rest, as PostHog's capture does. */
+export const capturedDistinctIdLength = 200
 export const maxTokenLength = 64
 
 /**
@@ -12,9 +13,11 @@ export function cleanDistinctId(raw: unknown): string | null {
   if (raw === undefined || raw === null) return null
   const text = (typeof raw === 'string' ? raw : canonicalJson(raw)).replaceAll('\u0000', '\uFFFD')
   if (text === '') return null
-  if (text.length <= maxDistinctIdLength) return text
+  if (text.length <= capturedDistinctIdLength) return text
   const characters = Array.from(text)
-  return characters.length > maxDistinctIdLength ? characters.slice(0, maxDistinctIdLength).join('') : text
+  return characters.length > capturedDistinctIdLength
+    ? characters.slice(0, capturedDistinctIdLength).join('')
+    : text
 }
 
 /** JSON text with object keys in sorted order; bounded input depth is the caller's business. */

@@ -20,7 +20,9 @@ export interface EventDecision {
   facts: Fact[]
 }
 
-const maxDistinctIdLength = 400
+// PostHog's column width for distinct ids and group keys: ingest drops events whose id is longer
+// (capture truncates ids to 200, so only commands written otherwise meet this).
+const maxStoredIdLength = 400
 const personUpdateKeys = ['$set', '$set_once', '$unset']
 const processPersonProfileKey = ['$process_person_profile']
 const ipKey = ['$ip']
@@ -39,7 +41,7 @@ export function decideEvent(state: IdentityState, team: TeamSettings, event: Pip
   const { teamId } = team
   if (!isUuid(event.uuid))
     return dropped(teamId, event, 'skipping_event_invalid_uuid', { eventUuid: JSON.stringify(event.uuid) })
-  if (event.distinctId.length > maxDistinctIdLength) {
+  if (event.distinctId.length > maxStoredIdLength) {
     return dropped(teamId, event, 'skipping_event_invalid_distinct_id', {
       eventUuid: event.uuid,
       distinctId: event.distinctId.slice(0, 100),
@@ -47,6 +49,16 @@ export function decideEvent(state: IdentityState, team: TeamSettings, event: Pip
   }
 
   const facts: Fact[] = []
+  for (const { field, value, reason } of event.timestampWarnings) {
+    facts.push(
+      warningFact(teamId, event, 'ignored_invalid_timestamp', {
+        eventUuid: event.uuid,
+        field,
+        value,
+        reason,
+      }),
+    )
+  }
   const flag = event.properties.$process_person_profile
   if (flag !== undefined && typeof flag !== 'boolean') {
     facts.push(
@@ -107,7 +119,7 @@ export function decideEvent(state: IdentityState, team: TeamSettings, event: Pip
       if (index !== undefined && groupKey !== undefined && groupKey !== null)
         properties[`$group_${index}`] = String(groupKey)
     }
-    if (identified && identified.groupKey.length > maxDistinctIdLength) {
+    if (identified && identified.groupKey.length > maxStoredIdLength) {
       return dropped(teamId, event, 'group_key_too_long', {
         eventUuid: event.uuid,
         groupKey: identified.groupKey.slice(0, 100),

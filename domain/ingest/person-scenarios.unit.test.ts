@@ -151,6 +151,29 @@ const scenarios: {
     },
   },
   {
+    name: 'a time capture could not use is reported as ignored_invalid_timestamp, and the event kept',
+    events: [
+      {
+        ...e(1, 'pageview', 'u'),
+        timestampWarnings: [{ field: 'timestamp', value: 'soon', reason: 'timestamp is not a time' }],
+      },
+    ],
+    expect: (run) => {
+      expect(run.decisions[0]?.outcome).toBe('ingested')
+      expect(run.factsOf('ingestion_warning')).toEqual([
+        expect.objectContaining({
+          warningType: 'ignored_invalid_timestamp',
+          details: {
+            eventUuid: run.factsOf('event_ingested')[0]?.event.uuid,
+            field: 'timestamp',
+            value: 'soon',
+            reason: 'timestamp is not a time',
+          },
+        }),
+      ])
+    },
+  },
+  {
     name: '$unset next to $set in one event: a key the person had is removed, a key set for the first time stays',
     events: [
       e(1, 'pageview', 'u', { $set: { plan: 'free' } }),

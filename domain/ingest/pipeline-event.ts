@@ -1,5 +1,5 @@
 import type { CaptureCommand } from '../../schema/command.ts'
-import { correctedTimestamp } from '../capture/timestamp.ts'
+import { correctedTimestamp, type TimestampWarning } from '../capture/timestamp.ts'
 
 /** A command rebuilt into the event ingestion works on. */
 export interface PipelineEvent {
@@ -17,6 +17,8 @@ export interface PipelineEvent {
   now: string
   sentAt: string | null
   historicalMigration: boolean
+  /** What was wrong with the event's time as sent; each is reported as an ingestion warning. */
+  timestampWarnings: readonly TimestampWarning[]
 }
 
 const maxEventNameLength = 200
@@ -50,15 +52,19 @@ export function parseCommand(
   }
 
   let timestamp = command.timestamp
+  let timestampWarnings: readonly TimestampWarning[] = command.timestamp_warnings ?? noWarnings
+  // commands of releases whose capture did not correct the time yet
   if (timestamp === undefined) {
     try {
-      timestamp = correctedTimestamp({
+      const corrected = correctedTimestamp({
         timestamp: data.timestamp,
         offset: data.offset,
         sentAt: command.sent_at ?? null,
         now: command.now,
         ignoreSentAt: properties.$ignore_sent_at === true,
-      }).timestamp
+      })
+      timestamp = corrected.timestamp
+      timestampWarnings = corrected.warnings
     } catch (error) {
       return { ok: false, reason: `the event time cannot be computed: ${(error as Error).message}` }
     }
@@ -78,9 +84,12 @@ export function parseCommand(
       now: command.now,
       sentAt: command.sent_at ?? null,
       historicalMigration: command.historical_migration === true,
+      timestampWarnings,
     },
   }
 }
+
+const noWarnings: readonly TimestampWarning[] = []
 
 const replacement = '\uFFFD'
 

@@ -30,6 +30,7 @@ export function pipelineEvent(
     now: timestamp,
     sentAt: null,
     historicalMigration: false,
+    timestampWarnings: [],
   }
 }
 
