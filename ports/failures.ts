@@ -31,3 +31,18 @@ export function isDependencyUnavailable(error: unknown): error is DependencyUnav
 export function logFieldsOf(error: unknown): { error: string } | { err: unknown } {
   return isDependencyUnavailable(error) ? { error: error.message } : { err: error }
 }
+
+/**
+ * The database was migrated by a newer sluice than this one: this release does not know its tables
+ * and must not write to them.
+ */
+export class NewerSchemaError extends Error {
+  override readonly name = 'NewerSchemaError'
+  constructor(
+    readonly store: 'PostgreSQL' | 'ClickHouse',
+    readonly found: number,
+    readonly known: number,
+  ) {
+    super(`the ${store} schema is at version ${found}, newer than this sluice knows (${known})`)
+  }
+}

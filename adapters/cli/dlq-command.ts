@@ -14,8 +14,10 @@ interface DeadLetterQueue {
   close(): Promise<void>
 }
 
+const needs = { log: true, clickhouse: false } as const
+
 async function openDeadLetterQueue(config: SluiceConfig, command: string): Promise<DeadLetterQueue> {
-  const running = runningSluice(config)
+  const running = runningSluice(config, needs)
   if (running) {
     return {
       list: async () =>
@@ -25,7 +27,7 @@ async function openDeadLetterQueue(config: SluiceConfig, command: string): Promi
       close: async () => {},
     }
   }
-  const backends = await openBackends(config, { command, logger: createLogger() })
+  const backends = await openBackends(config, needs, { command, logger: createLogger(config) })
   const replays = postgresDeadLetterReplays(backends.db)
   return {
     list: () => listDeadLetters(backends.log, replays),

@@ -5,6 +5,7 @@ import {
   createIngestBatchHandler,
 } from '../../commands/ingest/ingest-batch.ts'
 import { createTokenCache } from '../../commands/projects/token-cache.ts'
+import type { ClickHouse } from '../../ports/clickhouse.ts'
 import type { AppliedBatch } from '../../ports/identity-store.ts'
 import type { Log } from '../../ports/log.ts'
 import { projectorGroupId, startClickHouseProjector } from '../../projections/clickhouse/projector.ts'
@@ -12,11 +13,9 @@ import { resetClickHouseProjection } from '../../projections/clickhouse/reset.ts
 import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
 import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
 import { factTopics, Topics } from '../../schema/topics.ts'
-import { openPostgres } from '../postgres/connect.ts'
-import { openClickHouse, openLog, postgresConfig, topicSpecs } from '../runtime/backends.ts'
-import { type SluiceConfig, usesDataDir } from '../runtime/config.ts'
-import { lockDataDir } from '../runtime/data-dir-lock.ts'
+import type { SluiceConfig } from '../runtime/config.ts'
 import { createLogger } from '../runtime/logger.ts'
+import { withBackends } from '../runtime/open-backends.ts'
 import { ingestGroupId } from '../runtime/start.ts'
 
 export interface ReplayOptions {
@@ -31,75 +30,72 @@ export interface ReplayOptions {
  * retained fact topics).
  */
 export async function runReplay(config: SluiceConfig, options: ReplayOptions): Promise<void> {
-  const lock = usesDataDir(config) ? lockDataDir(config.dataDir, 'sluice replay') : null
-  const logger = createLogger()
   const started = performance.now()
-  const database = postgresConfig(config)
-  const db = await openPostgres(database)
-  const log = await openLog(config, logger)
-  const clickhouse = options.projections.has('clickhouse') ? await openClickHouse(config) : null
-  try {
-    await log.ensureTopics(topicSpecs(config))
-    let totals: BatchResult = { ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 0 }
-    if (clickhouse) {
-      await resetClickHouseProjection(clickhouse)
-      // With Postgres replayed too, ClickHouse is rebuilt from the facts this replay publishes;
-      // alone, from every fact the topics still hold.
-      for (const topic of factTopics) {
-        const position = options.projections.has('postgres')
-          ? await log.endOffsets(topic)
-          : zeroes(await log.endOffsets(topic))
-        await log.commitOffsets(projectorGroupId, topic, position)
-      }
-    }
-    const identities = postgresIdentityStore(db, { exclusive: database.kind === 'pglite' })
-    // Read before the reset empties it: the order the batches were first applied in.
-    const applied = options.projections.has('postgres') ? await identities.appliedBatches(ingestGroupId) : []
-    if (options.projections.has('postgres')) {
-      await identities.reset()
-      const handler = createIngestBatchHandler({
-        identities,
-        tokens: createTokenCache(postgresProjectStore(db)),
-        log,
-        groupId: ingestGroupId,
-        logger,
-        now: () => new Date(),
-      })
-      const ranges = replayRanges(applied, await log.endOffsets(Topics.commands), options.fromOffset)
-      const bar = progressBar(
-        'commands',
-        ranges.reduce((sum, r) => sum + r.nextOffset - r.firstOffset, 0),
-      )
-      for (const { partition, firstOffset, nextOffset } of ranges) {
-        for (let offset = firstOffset; offset < nextOffset; ) {
-          const messages = await log.read(
-            Topics.commands,
-            partition,
-            offset,
-            Math.min(1000, nextOffset - offset),
-          )
-          if (messages.length === 0) break
-          const result = await handler.apply({ topic: Topics.commands, partition, messages })
-          totals = addBatchResults(totals, result)
-          offset = messages.at(-1)!.offset + 1
-          bar.increment(messages.length)
+  const logger = createLogger(config)
+  const needs = { log: true as const, clickhouse: options.projections.has('clickhouse') }
+  await withBackends(
+    config,
+    needs,
+    { command: 'sluice replay', logger },
+    async ({ db, log, clickhouse, postgres }) => {
+      let totals: BatchResult = { ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 0 }
+      if (clickhouse) {
+        await resetClickHouseProjection(clickhouse)
+        // With Postgres replayed too, ClickHouse is rebuilt from the facts this replay publishes;
+        // alone, from every fact the topics still hold.
+        for (const topic of factTopics) {
+          const position = options.projections.has('postgres')
+            ? await log.endOffsets(topic)
+            : zeroes(await log.endOffsets(topic))
+          await log.commitOffsets(projectorGroupId, topic, position)
         }
       }
-      await handler.drain()
-      bar.stop()
-    }
-    const projected = clickhouse ? await projectUntilCaughtUp(log, clickhouse) : 0
-    const seconds = ((performance.now() - started) / 1000).toFixed(1)
-    console.log(
-      `Replay done in ${seconds} s: ${totals.ingested} events ingested, ${totals.dropped} dropped, ` +
-        `${totals.deadLettered} dead-lettered; ${projected} facts projected into ClickHouse.`,
-    )
-  } finally {
-    await log.close()
-    await clickhouse?.close()
-    await db.destroy()
-    lock?.release()
-  }
+      const identities = postgresIdentityStore(db, { exclusive: postgres.kind === 'pglite' })
+      // Read before the reset empties it: the order the batches were first applied in.
+      const applied = options.projections.has('postgres')
+        ? await identities.appliedBatches(ingestGroupId)
+        : []
+      if (options.projections.has('postgres')) {
+        await identities.reset()
+        const handler = createIngestBatchHandler({
+          identities,
+          tokens: createTokenCache(postgresProjectStore(db)),
+          log,
+          groupId: ingestGroupId,
+          logger,
+          now: () => new Date(),
+        })
+        const ranges = replayRanges(applied, await log.endOffsets(Topics.commands), options.fromOffset)
+        const bar = progressBar(
+          'commands',
+          ranges.reduce((sum, r) => sum + r.nextOffset - r.firstOffset, 0),
+        )
+        for (const { partition, firstOffset, nextOffset } of ranges) {
+          for (let offset = firstOffset; offset < nextOffset; ) {
+            const messages = await log.read(
+              Topics.commands,
+              partition,
+              offset,
+              Math.min(1000, nextOffset - offset),
+            )
+            if (messages.length === 0) break
+            const result = await handler.apply({ topic: Topics.commands, partition, messages })
+            totals = addBatchResults(totals, result)
+            offset = messages.at(-1)!.offset + 1
+            bar.increment(messages.length)
+          }
+        }
+        await handler.drain()
+        bar.stop()
+      }
+      const projected = clickhouse ? await projectUntilCaughtUp(log, clickhouse) : 0
+      const seconds = ((performance.now() - started) / 1000).toFixed(1)
+      console.log(
+        `Replay done in ${seconds} s: ${totals.ingested} events ingested, ${totals.dropped} dropped, ` +
+          `${totals.deadLettered} dead-lettered; ${projected} facts projected into ClickHouse.`,
+      )
+    },
+  )
 }
 
 export interface ReplayRange {
@@ -136,10 +132,7 @@ export function replayRanges(
   return ranges
 }
 
-async function projectUntilCaughtUp(
-  log: Log,
-  clickhouse: NonNullable<Awaited<ReturnType<typeof openClickHouse>>>,
-): Promise<number> {
+async function projectUntilCaughtUp(log: Log, clickhouse: ClickHouse): Promise<number> {
   const ends = new Map(
     await Promise.all(factTopics.map(async (topic) => [topic, await log.endOffsets(topic)] as const)),
   )

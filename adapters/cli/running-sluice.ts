@@ -1,5 +1,6 @@
-import { type SluiceConfig, usesDataDir } from '../runtime/config.ts'
+import type { SluiceConfig } from '../runtime/config.ts'
 import { dataDirHolder } from '../runtime/data-dir-lock.ts'
+import { type BackendNeeds, embeddedParts } from '../runtime/open-backends.ts'
 
 /** The sluice process serving a data dir, reached through the control token of its lock file. */
 export interface RunningSluiceClient {
@@ -13,11 +14,12 @@ export class RunningSluiceError extends Error {
 }
 
 /**
- * The process that holds the data dir, when one does and serves HTTP: commands that must not open
- * the data dir beside it (PGlite, chDB and the embedded log take one process each) act through it.
+ * The process that holds the data dir, when one does and serves HTTP, and the command needs what is
+ * in it: commands that must not open the data dir beside it (PGlite, chDB and the embedded log take
+ * one process each) act through it.
  */
-export function runningSluice(config: SluiceConfig): RunningSluiceClient | null {
-  if (!usesDataDir(config)) return null
+export function runningSluice(config: SluiceConfig, needs: BackendNeeds): RunningSluiceClient | null {
+  if (embeddedParts(config, needs).length === 0) return null
   const holder = dataDirHolder(config.dataDir)
   if (holder?.url === undefined || holder.controlToken === undefined) return null
   const { url, controlToken } = holder

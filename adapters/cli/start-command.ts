@@ -1,10 +1,34 @@
 import type { Logger } from '../../ports/logger.ts'
 import type { SluiceConfig } from '../runtime/config.ts'
-import { startSluice } from '../runtime/start.ts'
+import { type RunningSluice, startSluice } from '../runtime/start.ts'
 
+/**
+ * `sluice start`: runs until Ctrl-C (or SIGTERM). The first stops cleanly — the requests and the
+ * batch in hand are finished, the backends closed — saying what it waits for; a second stops at
+ * once, which loses nothing acknowledged: a batch in hand is processed again at the next start.
+ */
 export async function runStart(config: SluiceConfig, logger: Logger): Promise<void> {
+  const interrupt = new AbortController()
+  let sluice: RunningSluice | null = null
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) {
+      console.error(
+        `${signal} again: stopping at once; a batch in hand is processed again at the next start.`,
+      )
+      process.exit(130)
+    }
+    interrupt.abort()
+    if (sluice === null)
+      console.error(
+        'Stopping: sluice was still starting; closing what it opened (Ctrl-C again stops at once)…',
+      )
+    else void stop(sluice)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
   const started = performance.now()
-  const sluice = await startSluice(config, logger)
+  sluice = await startSluice(config, logger, { signal: interrupt.signal })
   const seconds = ((performance.now() - started) / 1000).toFixed(1)
   console.log(`sluice is running at ${sluice.url} (roles: ${config.roles.join(', ')}; ready in ${seconds}s)`)
   console.log(`  data dir:          ${config.dataDir}`)
@@ -13,17 +37,13 @@ export async function runStart(config: SluiceConfig, logger: Logger): Promise<vo
   const personalApiKey = sluice.defaultProject.personalApiKey
   if (personalApiKey !== null) console.log(`  personal API key:  ${personalApiKey}`)
   console.log('Press Ctrl+C to stop.')
+}
 
-  let stopping = false
-  const shutdown = async (signal: string) => {
-    if (stopping) return
-    stopping = true
-    logger.info({ signal }, 'stopping')
-    await sluice.stop()
-    process.exit(0)
-  }
-  process.on('SIGINT', () => void shutdown('SIGINT'))
-  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+async function stop(sluice: RunningSluice): Promise<void> {
+  console.error(`Stopping: waiting for ${sluice.stopping().join(', ')} (Ctrl-C again stops at once)…`)
+  await sluice.stop((what) => console.error(`  still waiting for ${what}…`))
+  console.error('Stopped.')
+  process.exit(0)
 }
 
 function describeBackends(config: SluiceConfig): string {

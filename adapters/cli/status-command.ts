@@ -5,7 +5,7 @@ import { ConsumerGroups } from '../../schema/topics.ts'
 import { describeBackends } from '../runtime/backends.ts'
 import type { SluiceConfig } from '../runtime/config.ts'
 import { createLogger } from '../runtime/logger.ts'
-import { openBackends } from '../runtime/open-backends.ts'
+import { withBackends } from '../runtime/open-backends.ts'
 import { runningSluice } from './running-sluice.ts'
 
 /**
@@ -14,7 +14,7 @@ import { runningSluice } from './running-sluice.ts'
  * partition is stuck.
  */
 export async function runStatus(config: SluiceConfig, json: boolean): Promise<void> {
-  const running = runningSluice(config)
+  const running = runningSluice(config, needs)
   const status = running
     ? await running.get<IngestionStatus>('/api/ingestion_status/')
     : await statusFromBackends(config)
@@ -23,19 +23,22 @@ export async function runStatus(config: SluiceConfig, json: boolean): Promise<vo
   if (status.stuck) process.exitCode = 1
 }
 
-async function statusFromBackends(config: SluiceConfig): Promise<IngestionStatus> {
-  const backends = await openBackends(config, { command: 'sluice status', logger: createLogger() })
-  try {
-    return await ingestionStatus({
-      log: backends.log,
-      groups: Object.values(ConsumerGroups),
-      deadLetters: await listDeadLetters(backends.log, postgresDeadLetterReplays(backends.db)),
-      roles: null,
-      backends: describeBackends(config),
-    })
-  } finally {
-    await backends.close()
-  }
+const needs = { log: true, clickhouse: false } as const
+
+function statusFromBackends(config: SluiceConfig): Promise<IngestionStatus> {
+  return withBackends(
+    config,
+    needs,
+    { command: 'sluice status', logger: createLogger(config) },
+    async ({ log, db }) =>
+      ingestionStatus({
+        log,
+        groups: Object.values(ConsumerGroups),
+        deadLetters: await listDeadLetters(log, postgresDeadLetterReplays(db)),
+        roles: null,
+        backends: describeBackends(config),
+      }),
+  )
 }
 
 export function formatStatus(status: IngestionStatus, url: string | null): string {

@@ -1,24 +1,18 @@
 import { projectorGroupId } from '../../projections/clickhouse/projector.ts'
-import { type VerifyReport, verifyProjections } from '../../projections/verify/verify-projections.ts'
+import { verifyProjections } from '../../projections/verify/verify-projections.ts'
 import { factTopics } from '../../schema/topics.ts'
-import { openPostgres } from '../postgres/connect.ts'
-import { openClickHouse, openLog, postgresConfig } from '../runtime/backends.ts'
-import { type SluiceConfig, usesDataDir } from '../runtime/config.ts'
-import { lockDataDir } from '../runtime/data-dir-lock.ts'
+import type { SluiceConfig } from '../runtime/config.ts'
 import { createLogger } from '../runtime/logger.ts'
+import { withBackends } from '../runtime/open-backends.ts'
 
 /** `sluice verify`: exit 0 only when ClickHouse (deduplicated) agrees with Postgres. */
 export async function runVerify(config: SluiceConfig, json: boolean): Promise<void> {
-  const lock = usesDataDir(config) ? lockDataDir(config.dataDir, 'sluice verify') : null
-  const logger = createLogger()
-  const db = await openPostgres(postgresConfig(config))
-  const clickhouse = await openClickHouse(config)
-  const log = await openLog(config, logger)
-  let report: VerifyReport
-  let unprojected = 0
-  let unpublished = 0
-  try {
-    report = await verifyProjections(db, clickhouse)
+  const needs = { log: true, clickhouse: true } as const
+  const options = { command: 'sluice verify', logger: createLogger(config) }
+  const { report, unprojected, unpublished } = await withBackends(config, needs, options, async (opened) => {
+    const { db, clickhouse, log } = opened
+    const report = await verifyProjections(db, clickhouse)
+    let unprojected = 0
     for (const topic of factTopics) {
       const ends = await log.endOffsets(topic).catch(() => new Map<number, number>())
       const committed = await log
@@ -26,20 +20,13 @@ export async function runVerify(config: SluiceConfig, json: boolean): Promise<vo
         .catch(() => new Map<number, number>())
       for (const [partition, end] of ends) unprojected += end - (committed.get(partition) ?? 0)
     }
-    unpublished =
-      (
-        await db
-          .selectFrom('fact_outbox')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirst()
-      )?.n ?? 0
-  } finally {
-    await log.close()
-    await clickhouse.close()
-    await db.destroy()
-    lock?.release()
-  }
-  const pending = { unprojected_facts: unprojected, unpublished_outbox_batches: Number(unpublished) }
+    const outbox = await db
+      .selectFrom('fact_outbox')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst()
+    return { report, unprojected, unpublished: Number(outbox?.n ?? 0) }
+  })
+  const pending = { unprojected_facts: unprojected, unpublished_outbox_batches: unpublished }
   if (json) {
     console.log(JSON.stringify({ agree: report.differences.length === 0, ...report, ...pending }))
   } else {
@@ -57,7 +44,7 @@ export async function runVerify(config: SluiceConfig, json: boolean): Promise<vo
       if (report.differences.length > 50)
         console.log(`  … and ${report.differences.length - 50} more (--json lists all)`)
     }
-    if (unprojected > 0 || Number(unpublished) > 0) {
+    if (unprojected > 0 || unpublished > 0) {
       console.log(
         `Not yet projected: ${unprojected} facts on the fact topics, ${unpublished} outbox batches; start sluice to let it catch up.`,
       )

@@ -113,3 +113,26 @@ function isServerError(error: unknown): error is ClickHouseError {
     (error instanceof Error && error.constructor.name === 'ClickHouseError' && 'code' in error)
   )
 }
+
+/**
+ * One try to query the ClickHouse server of `url` (which also checks the credentials): a server
+ * that cannot be reached is a DependencyUnavailableError, worth waiting for; a server that answers
+ * with an error (a refused login) is raised as the client reports it.
+ */
+export async function reachClickHouse(url: string): Promise<void> {
+  const client = createClient({ url, request_timeout: 5000 })
+  try {
+    await client.query({ query: 'SELECT 1', format: 'JSONEachRow' })
+  } catch (error) {
+    if (isServerError(error) && !unavailableTypes.has(error.type ?? '')) throw error
+    throw new DependencyUnavailableError(
+      'clickhouse',
+      `ClickHouse is unavailable: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    )
+  } finally {
+    await client.close()
+  }
+}

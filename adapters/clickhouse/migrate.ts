@@ -1,7 +1,8 @@
 import type { ClickHouse } from '../../ports/clickhouse.ts'
+import { NewerSchemaError } from '../../ports/failures.ts'
 import { clickhouseMigrations } from '../../schema/clickhouse/migrations.ts'
 
-/** Applies missing ClickHouse migrations in order and records each one. */
+/** Applies missing ClickHouse migrations in order and records each one; refuses a newer release's schema. */
 export async function migrateClickHouse(clickhouse: ClickHouse): Promise<number[]> {
   await clickhouse.command(`CREATE TABLE IF NOT EXISTS sluice_migrations (
     version UInt32, name String, applied_at DateTime DEFAULT now()
@@ -11,6 +12,9 @@ export async function migrateClickHouse(clickhouse: ClickHouse): Promise<number[
       Number(row.version),
     ),
   )
+  const known = Math.max(0, ...clickhouseMigrations.map((m) => m.version))
+  const newest = Math.max(0, ...applied)
+  if (newest > known) throw new NewerSchemaError('ClickHouse', newest, known)
   const newlyApplied: number[] = []
   for (const migration of clickhouseMigrations) {
     if (applied.has(migration.version)) continue

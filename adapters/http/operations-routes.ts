@@ -8,7 +8,7 @@ import {
   UnknownDeadLetterError,
 } from '../../commands/dlq/dead-letters.ts'
 import type { IngestionStatus } from '../../commands/status/ingestion-status.ts'
-import type { ProjectStore } from '../../ports/projects.ts'
+import type { IssuedCredentials, ProjectStore } from '../../ports/projects.ts'
 import type { DeadLetter } from '../../schema/dead-letter.ts'
 import { authorizedProject, bearerToken } from './auth.ts'
 import { httpErrors } from './errors.ts'
@@ -24,15 +24,24 @@ export interface OperationsRouteDeps {
   }
   /** The project a token belongs to, for telling whose a dead letter is. */
   projectOfToken(token: string): Promise<number | null>
+  /** What `sluice projects create` and `sluice keys create` do, done by the process that holds the data dir. */
+  credentials: {
+    createProject(name: string): Promise<IssuedCredentials>
+    /** A new key for the project (the first when null); undefined when there is no such project. */
+    createPersonalApiKey(projectId: number | null): Promise<IssuedCredentials | undefined>
+  }
   /**
    * The secret of the data dir's lock file: the sluice CLI on this machine acts through the running
-   * process with it (`sluice status`, `sluice dlq`). Null when the process holds no data dir.
+   * process with it (`sluice status`, `sluice dlq`, `sluice projects`, `sluice keys`). Null when the
+   * process holds no data dir.
    */
   controlToken: string | null
 }
 
 const ProjectParams = Type.Object({ id: Type.String({ pattern: '^[0-9]+$' }) })
 const ReplayBody = Type.Object({ ids: Type.Optional(Type.Array(Type.String(), { maxItems: 100_000 })) })
+const NewProjectBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) })
+const NewKeyBody = Type.Object({ project_id: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]) })
 
 /**
  * Ingestion's health and the dead letter queue: per project behind its personal API key, the
@@ -115,6 +124,23 @@ export async function operationsRoutes(fastify: FastifyInstance, deps: Operation
       }
     },
   )
+
+  app.get('/_control/projects/', async (request) => {
+    requireControl(request)
+    return { results: await deps.projects.list() }
+  })
+
+  app.post('/_control/projects/', { schema: { body: NewProjectBody } }, async (request) => {
+    requireControl(request)
+    return deps.credentials.createProject(request.body.name)
+  })
+
+  app.post('/_control/personal_api_keys/', { schema: { body: NewKeyBody } }, async (request) => {
+    requireControl(request)
+    const issued = await deps.credentials.createPersonalApiKey(request.body.project_id)
+    if (issued === undefined) throw httpErrors.notFound(`Project ${request.body.project_id ?? '(first)'}`)
+    return issued
+  })
 }
 
 function sameSecret(given: string, expected: string): boolean {

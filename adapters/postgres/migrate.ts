@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely'
+import { NewerSchemaError } from '../../ports/failures.ts'
 import { type Migration, postgresMigrations } from '../../schema/postgres/migrations.ts'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
 
@@ -8,7 +9,7 @@ const migrationLockId = 7_240_531
 /**
  * Applies the migrations that are missing, in one transaction, one process at a time. `migrations`
  * is the release's list; a test passes an earlier prefix of it to build a database as an older
- * release left it.
+ * release left it. A database a newer release migrated is refused (NewerSchemaError) untouched.
  */
 export async function migratePostgres(
   db: Kysely<PostgresTables>,
@@ -22,6 +23,9 @@ export async function migratePostgres(
     const applied = new Set(
       (await tx.selectFrom('sluice_migrations').select('version').execute()).map((r) => r.version),
     )
+    const known = Math.max(0, ...migrations.map((m) => m.version))
+    const newest = Math.max(0, ...applied)
+    if (newest > known) throw new NewerSchemaError('PostgreSQL', newest, known)
     const newlyApplied: number[] = []
     for (const migration of migrations) {
       if (applied.has(migration.version)) continue

@@ -40,7 +40,12 @@ export async function openClickHouse(config: SluiceConfig): Promise<ClickHouse> 
       ? { kind: 'chdb', path: embeddedPaths(config.dataDir).clickhouse }
       : { kind: 'http', url: config.clickhouseUrl },
   )
-  await migrateClickHouse(clickhouse)
+  try {
+    await migrateClickHouse(clickhouse)
+  } catch (error) {
+    await clickhouse.close()
+    throw error
+  }
   return clickhouse
 }
 

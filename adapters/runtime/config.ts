@@ -3,6 +3,11 @@ import { resolve } from 'node:path'
 export const allRoles = ['capture', 'ingest', 'project', 'api'] as const
 export type Role = (typeof allRoles)[number]
 
+export const logFormats = ['auto', 'pretty', 'json'] as const
+export type LogFormat = (typeof logFormats)[number]
+const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
+export type LogLevel = (typeof logLevels)[number]
+
 export interface SluiceConfig {
   dataDir: string
   host: string
@@ -18,8 +23,14 @@ export interface SluiceConfig {
   partitions: number
   /** Prefix of every Kafka topic and consumer group, so several installations can share a cluster. */
   kafkaPrefix: string
+  /** How long a PostgreSQL, Kafka or ClickHouse server that is away is waited for before giving up. */
+  waitSeconds: number
+  /** `pretty` lines for a person, `json` lines for a machine; `auto` is pretty on a terminal. */
+  logFormat: LogFormat
+  logLevel: LogLevel
 }
 
+/** What the command line gives: every value as typed, absent when not given. */
 export interface ConfigInput {
   dataDir?: string
   host?: string
@@ -30,57 +41,166 @@ export interface ConfigInput {
   clickhouse?: string
   partitions?: string | number
   kafkaPrefix?: string
+  wait?: string | number
+  logFormat?: string
 }
+
+/**
+ * Every setting's default, in one place: `resolveConfig` applies them after the command line and
+ * the environment, and the CLI's help shows them. `sluice start` waits for servers that are away
+ * (a process manager may start it before them); the one-shot commands try once and say what failed.
+ */
+export const defaults = {
+  dataDir: '.sluice',
+  host: '127.0.0.1',
+  port: 8000,
+  roles: 'all',
+  partitions: 4,
+  kafkaPrefix: '',
+  waitSeconds: { start: 60, otherCommands: 0 },
+  logFormat: 'auto',
+  logLevel: 'warn',
+} as const
+
+/** The environment variable behind each option; an option on the command line wins over it. */
+export const environment = {
+  dataDir: 'SLUICE_DATA_DIR',
+  host: 'SLUICE_HOST',
+  port: 'SLUICE_PORT',
+  roles: 'SLUICE_ROLES',
+  kafka: 'SLUICE_KAFKA_BROKERS',
+  kafkaPrefix: 'SLUICE_KAFKA_PREFIX',
+  postgres: 'SLUICE_DATABASE_URL',
+  clickhouse: 'SLUICE_CLICKHOUSE_URL',
+  partitions: 'SLUICE_PARTITIONS',
+  wait: 'SLUICE_WAIT',
+  logFormat: 'SLUICE_LOG_FORMAT',
+} as const satisfies Record<keyof ConfigInput, string>
+
+/** The option that sets a value, as a person types it: `--data-dir` for `dataDir`. */
+export const flagOf = (key: keyof ConfigInput) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+
+/** How a person sets a backend's server, for the messages that tell them to correct it. */
+export const serviceSettings = {
+  postgres: `--postgres (or ${environment.postgres})`,
+  kafka: `--kafka (or ${environment.kafka})`,
+  clickhouse: `--clickhouse (or ${environment.clickhouse})`,
+} as const
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'
 }
 
-/** Command-line options win over SLUICE_* environment variables, which win over the defaults. */
-export function resolveConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.env): SluiceConfig {
-  const port = Number(input.port ?? env.SLUICE_PORT ?? 8000)
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError(`--port must be 0–65535, got ${input.port}`)
-  const partitions = Number(input.partitions ?? env.SLUICE_PARTITIONS ?? 4)
-  if (!Number.isInteger(partitions) || partitions < 1)
-    throw new ConfigError(`partitions must be a positive integer, got ${partitions}`)
-  const kafka = input.kafka ?? env.SLUICE_KAFKA_BROKERS
+/**
+ * Command-line options win over SLUICE_* environment variables, which win over `defaults`. A value
+ * that cannot be right is refused with the option or variable that gave it, and an example.
+ */
+export function resolveConfig(
+  input: ConfigInput,
+  env: NodeJS.ProcessEnv = process.env,
+  command: 'start' | 'other' = 'other',
+): SluiceConfig {
+  const given = (key: keyof ConfigInput): { value: string; from: string } | undefined => {
+    const option = input[key]
+    if (option !== undefined) return { value: String(option), from: flagOf(key) }
+    const variable = env[environment[key]]
+    return variable === undefined || variable === '' ? undefined : { value: variable, from: environment[key] }
+  }
+  const refuse = (setting: { value: string; from: string }, expected: string): never => {
+    throw new ConfigError(`${setting.from} takes ${expected}, not "${setting.value}"`)
+  }
+  const wholeNumber = (key: keyof ConfigInput, fallback: number, min: number, max: number, what: string) => {
+    const setting = given(key)
+    if (setting === undefined) return fallback
+    const value = Number(setting.value)
+    return /^\d+$/.test(setting.value.trim()) && value >= min && value <= max ? value : refuse(setting, what)
+  }
+  const url = (key: 'postgres' | 'clickhouse', protocols: string[], example: string): string | null => {
+    const setting = given(key)
+    if (setting === undefined) return null
+    let parsed: URL | undefined
+    try {
+      parsed = new URL(setting.value)
+    } catch {}
+    return parsed && protocols.includes(parsed.protocol) && parsed.hostname !== ''
+      ? setting.value
+      : refuse(setting, `a URL such as ${example}`)
+  }
+  const oneOf = <T extends string>(key: keyof ConfigInput, values: readonly T[], fallback: T): T => {
+    const setting = given(key)
+    if (setting === undefined) return fallback
+    return (values as readonly string[]).includes(setting.value)
+      ? (setting.value as T)
+      : refuse(setting, values.join(', '))
+  }
+
+  const waitSetting = given('wait')
+  const waitSeconds =
+    waitSetting === undefined
+      ? defaults.waitSeconds[command === 'start' ? 'start' : 'otherCommands']
+      : /^\d+(\.\d+)?$/.test(waitSetting.value.trim())
+        ? Number(waitSetting.value)
+        : refuse(waitSetting, 'seconds, such as 60')
+  const prefix = given('kafkaPrefix')
+  const logLevel = env.SLUICE_LOG_LEVEL || defaults.logLevel
+  if (!(logLevels as readonly string[]).includes(logLevel))
+    refuse({ value: logLevel, from: 'SLUICE_LOG_LEVEL' }, logLevels.join(', '))
   return {
-    dataDir: resolve(input.dataDir ?? env.SLUICE_DATA_DIR ?? '.sluice'),
-    host: input.host ?? env.SLUICE_HOST ?? '127.0.0.1',
-    port,
-    roles: parseRoles(input.roles ?? env.SLUICE_ROLES ?? 'all'),
-    kafkaBrokers: kafka
-      ? kafka
-          .split(',')
-          .map((b) => b.trim())
-          .filter(Boolean)
-      : null,
-    postgresUrl: input.postgres ?? env.SLUICE_DATABASE_URL ?? null,
-    clickhouseUrl: input.clickhouse ?? env.SLUICE_CLICKHOUSE_URL ?? null,
-    partitions,
-    kafkaPrefix: input.kafkaPrefix ?? env.SLUICE_KAFKA_PREFIX ?? '',
+    dataDir: resolve(given('dataDir')?.value ?? defaults.dataDir),
+    host: given('host')?.value ?? defaults.host,
+    port: wholeNumber('port', defaults.port, 0, 65_535, 'a port number, 0–65535 (0 picks a free one)'),
+    roles: parseRoles(given('roles') ?? { value: defaults.roles, from: 'default' }),
+    kafkaBrokers: parseBrokers(given('kafka'), refuse),
+    postgresUrl: url('postgres', ['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/sluice'),
+    clickhouseUrl: url('clickhouse', ['http:', 'https:'], 'http://127.0.0.1:8123'),
+    partitions: wholeNumber(
+      'partitions',
+      defaults.partitions,
+      1,
+      10_000,
+      'a whole number of partitions, 1 or more',
+    ),
+    kafkaPrefix:
+      prefix === undefined
+        ? defaults.kafkaPrefix
+        : /^[A-Za-z0-9._-]*$/.test(prefix.value)
+          ? prefix.value
+          : refuse(prefix, 'letters, digits, ".", "_" and "-" (what Kafka allows in a topic name)'),
+    waitSeconds,
+    logFormat: oneOf('logFormat', logFormats, defaults.logFormat),
+    logLevel: logLevel as LogLevel,
   }
 }
 
-function parseRoles(text: string): Role[] {
-  if (text === 'all') return [...allRoles]
-  const roles = text.split(',').map((r) => r.trim())
+function parseRoles(setting: { value: string; from: string }): Role[] {
+  if (setting.value === 'all') return [...allRoles]
+  const roles = setting.value.split(',').map((r) => r.trim())
   for (const role of roles) {
     if (!(allRoles as readonly string[]).includes(role)) {
-      throw new ConfigError(`unknown role "${role}"; roles are ${allRoles.join(', ')} or all`)
+      throw new ConfigError(
+        `unknown role "${role}" in ${setting.from}; roles are ${allRoles.join(', ')} or all`,
+      )
     }
   }
   return [...new Set(roles)] as Role[]
 }
 
-/** Whether anything of this configuration lives in the data dir (and so needs its lock). */
-export function usesDataDir(config: SluiceConfig): boolean {
-  return (
-    config.kafkaBrokers === null ||
-    config.postgresUrl === null ||
-    (needsClickHouse(config) && config.clickhouseUrl === null)
-  )
+function parseBrokers(
+  setting: { value: string; from: string } | undefined,
+  refuse: (setting: { value: string; from: string }, expected: string) => never,
+): string[] | null {
+  if (setting === undefined) return null
+  const brokers = setting.value
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean)
+  const valid = (broker: string) => {
+    const match = /^(.+):(\d+)$/.exec(broker)
+    return match !== null && !match[1]!.includes('/') && Number(match[2]) > 0 && Number(match[2]) <= 65_535
+  }
+  return brokers.length > 0 && brokers.every(valid)
+    ? brokers
+    : refuse(setting, 'host:port[,host:port], such as 127.0.0.1:19092')
 }
 
 /** ClickHouse serves the project role (writes) and the api role (reads); capture and ingest never touch it. */

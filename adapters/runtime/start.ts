@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { createConsumerHealth } from '../../commands/consumers/consumer-health.ts'
 import { listDeadLetters, replayDeadLetters } from '../../commands/dlq/dead-letters.ts'
@@ -7,8 +8,7 @@ import { createIngestBatchHandler } from '../../commands/ingest/ingest-batch.ts'
 import { createCommandIntake } from '../../commands/intake/accept-commands.ts'
 import { createTokenCache } from '../../commands/projects/token-cache.ts'
 import { consumerLag, ingestionStatus } from '../../commands/status/ingestion-status.ts'
-import type { ClickHouse } from '../../ports/clickhouse.ts'
-import type { Log, Subscription } from '../../ports/log.ts'
+import type { Subscription } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import type { ProjectCredentials } from '../../ports/projects.ts'
 import { projectorGroupId, startClickHouseProjector } from '../../projections/clickhouse/projector.ts'
@@ -20,12 +20,13 @@ import { postgresProjectStore } from '../../projections/postgres/project-store.t
 import { type ConsumerGroup, ConsumerGroups, Topics } from '../../schema/topics.ts'
 import { buildHttpServer } from '../http/server.ts'
 import { createMetrics } from '../metrics/metrics.ts'
-import { type Db, openPostgres } from '../postgres/connect.ts'
-import { describeBackends, openClickHouse, openLog, postgresConfig, topicSpecs } from './backends.ts'
-import { needsClickHouse, type SluiceConfig, usesDataDir } from './config.ts'
-import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
-import { ensureDefaultProject } from './projects.ts'
+import { describeBackends } from './backends.ts'
+import { needsClickHouse, type SluiceConfig } from './config.ts'
+import { openBackends } from './open-backends.ts'
+import { createPersonalApiKey, createProject, ensureDefaultProject, UnknownProjectError } from './projects.ts'
+import { ShutdownSteps } from './shutdown-steps.ts'
 import { logUnhandledRejections } from './unhandled-rejections.ts'
+import { InterruptedError } from './wait-for-dependency.ts'
 
 export const ingestGroupId = ConsumerGroups.ingest
 
@@ -34,47 +35,40 @@ export interface RunningSluice {
   /** The first project's credentials, and whether this start created them. */
   defaultProject: ProjectCredentials
   freshDataDir: boolean
-  stop(): Promise<void>
+  /** What stopping waits for, in the order it does. */
+  stopping(): string[]
+  /** Stops every role and closes the backends; `stillWaiting` hears of a step that takes long. */
+  stop(stillWaiting?: (what: string) => void): Promise<void>
 }
 
 /**
  * The composition root: opens the backends the configuration names (embedded ones in the data dir),
  * then starts the roles asked for — capture and api behind one HTTP server, ingest and project as
- * log consumers.
+ * log consumers. Whatever fails on the way, what was started is stopped and the data dir released.
  */
 export async function startSluice(
   config: SluiceConfig,
   logger: Logger,
-  command = 'sluice start',
+  options: { command?: string; signal?: AbortSignal } = {},
 ): Promise<RunningSluice> {
   logUnhandledRejections(logger)
-  const closers: (() => Promise<void> | void)[] = []
-  const stop = async () => {
-    for (const close of closers.reverse()) {
-      try {
-        await close()
-      } catch (error) {
-        logger.warn({ err: error }, 'error while stopping')
-      }
-    }
+  // Said before anything slow is opened: a port in use is known at once.
+  await ensurePortIsFree(config)
+  const backends = await openBackends(
+    config,
+    { log: true, clickhouse: needsClickHouse(config) },
+    { command: options.command ?? 'sluice start', logger, createDataDir: true, signal: options.signal },
+  )
+  const steps = new ShutdownSteps()
+  const stop = async (stillWaiting?: (what: string) => void) => {
+    await steps.closeAll(logger, stillWaiting)
+    await backends.close(stillWaiting)
   }
   try {
-    const lock: DataDirLock | null = usesDataDir(config) ? lockDataDir(config.dataDir, command) : null
-    if (lock) closers.push(() => lock.release())
-
-    const database = postgresConfig(config)
-    const db: Db = await openPostgres(database)
-    closers.push(() => db.destroy())
+    const { lock, db, log, clickhouse, postgres: database } = backends
     const projects = postgresProjectStore(db)
     const { credentials, created } = await ensureDefaultProject(projects)
-
-    const log: Log = await openLog(config, logger)
-    closers.push(() => log.close())
-    await log.ensureTopics(topicSpecs(config))
-
     const roles = new Set(config.roles)
-    const clickhouse: ClickHouse | null = needsClickHouse(config) ? await openClickHouse(config) : null
-    if (clickhouse) closers.push(() => clickhouse.close())
 
     const roleGroups: ConsumerGroup[] = []
     if (roles.has('ingest')) roleGroups.push(ingestGroupId)
@@ -94,7 +88,7 @@ export async function startSluice(
     if (roles.has('ingest')) {
       await flushOutbox({ log, identities })
       const sweeper = startOutboxSweeper({ log, identities, logger })
-      closers.push(() => sweeper.stop())
+      steps.add('the outbox sweeper', () => sweeper.stop())
       const handler = createIngestBatchHandler({
         identities,
         tokens,
@@ -115,7 +109,7 @@ export async function startSluice(
         onConsumerProblem: health.problems(ingestGroupId),
       })
       const subscription = ingest
-      closers.push(async () => {
+      steps.add('ingest (the batch in hand)', async () => {
         await subscription.stop()
         await handler.drain()
       })
@@ -130,7 +124,7 @@ export async function startSluice(
         watch: (eachBatch) => health.watch(projectorGroupId, eachBatch),
         onConsumerProblem: health.problems(projectorGroupId),
       })
-      closers.push(() => projector.stop())
+      steps.add('the projector (its insert in hand)', () => projector.stop())
     }
 
     const server: FastifyInstance = await buildHttpServer({
@@ -177,6 +171,14 @@ export async function startSluice(
           : undefined,
       operations: {
         projects,
+        credentials: {
+          createProject: (name) => createProject(projects, name),
+          createPersonalApiKey: (projectId) =>
+            createPersonalApiKey(projects, projectId).catch((error: unknown) => {
+              if (error instanceof UnknownProjectError) return undefined
+              throw error
+            }),
+        },
         controlToken: lock?.controlToken ?? null,
         projectOfToken: async (token) => (await tokens.resolve(token))?.id ?? null,
         deadLetters: {
@@ -194,17 +196,40 @@ export async function startSluice(
           }),
       },
     })
-    closers.push(() => server.close())
+    steps.add('the HTTP server (the requests in hand)', () => server.close())
     await server.listen({ host: config.host, port: config.port })
     const address = server.server.address()
     const port = typeof address === 'object' && address ? address.port : config.port
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
     lock?.setUrl(url)
-    return { url, defaultProject: credentials, freshDataDir: created, stop }
+    options.signal?.throwIfAborted()
+    return {
+      url,
+      defaultProject: credentials,
+      freshDataDir: created,
+      stopping: () => [...steps.pending(), ...backends.pending()],
+      stop,
+    }
   } catch (error) {
     await stop()
-    throw error
+    throw options.signal?.aborted
+      ? new InterruptedError('interrupted while starting', { cause: error })
+      : error
   }
+}
+
+/**
+ * Fails at once when the port is taken, before the backends take seconds to open; the listen at the
+ * end can still lose a race, and says the same. Port 0 asks for any free port, which never fails.
+ */
+async function ensurePortIsFree(config: SluiceConfig): Promise<void> {
+  if (config.port === 0) return
+  const probe = createServer()
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject)
+    probe.listen({ host: config.host, port: config.port, exclusive: true }, () => resolve())
+  })
+  await new Promise((resolve) => probe.close(resolve))
 }
 
 function watch(done: Promise<void>, role: string, failures: string[], logger: Logger) {

@@ -20,6 +20,7 @@ import {
   type Subscription,
 } from '../../../ports/log.ts'
 import type { Logger } from '../../../ports/logger.ts'
+import { kafkaLogCreator } from './kafka-chatter.ts'
 
 export interface KafkaLogOptions {
   brokers: string[]
@@ -56,11 +57,7 @@ export function createKafkaLog(options: KafkaLogOptions): Log {
     requestTimeout: 10_000,
     retry: kafkaRetry,
     logLevel: logLevel.WARN,
-    logCreator: () => (entry) => {
-      const context = { ...entry.log, namespace: entry.namespace }
-      if (entry.level <= logLevel.ERROR) logger?.warn(context, `kafka: ${entry.log.message}`)
-      else logger?.debug(context, `kafka: ${entry.log.message}`)
-    },
+    logCreator: kafkaLogCreator(logger),
   })
   const admin: Admin = kafka.admin()
   const producer: Producer = kafka.producer({
@@ -68,8 +65,16 @@ export function createKafkaLog(options: KafkaLogOptions): Log {
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
   })
-  const connected = Promise.all([admin.connect(), producer.connect()])
-  connected.catch(() => {})
+  // Connected on first use; a connection that failed (the brokers were away) is tried again by the
+  // next use instead of failing every later one.
+  let connecting: Promise<unknown> | undefined
+  const connected = () => {
+    connecting ??= Promise.all([admin.connect(), producer.connect()]).catch((error: unknown) => {
+      connecting = undefined
+      throw error
+    })
+    return connecting
+  }
   const subscriptions = new Set<Subscription>()
   const appendTimeoutMs = options.appendTimeoutMs ?? 5000
   let pending: PendingAppend[] = []
@@ -83,7 +88,7 @@ export function createKafkaLog(options: KafkaLogOptions): Log {
     for (const append of appends)
       byTopic.set(append.topic, [...(byTopic.get(append.topic) ?? []), ...append.records])
     try {
-      await connected
+      await connected()
       await withTimeout(
         producer.sendBatch({
           acks: -1,
@@ -107,7 +112,7 @@ export function createKafkaLog(options: KafkaLogOptions): Log {
 
   return {
     async ensureTopics(specs) {
-      await connected
+      await connected()
       const existing = new Set(await admin.listTopics())
       const missing = specs.filter((s) => !existing.has(named(s.name)))
       if (missing.length === 0) return
@@ -140,13 +145,13 @@ export function createKafkaLog(options: KafkaLogOptions): Log {
     },
 
     async endOffsets(topic) {
-      await connected
+      await connected()
       const offsets = await admin.fetchTopicOffsets(named(topic))
       return new Map(offsets.map((o) => [o.partition, Number(o.high)]))
     },
 
     async committedOffsets(groupId, topic) {
-      await connected
+      await connected()
       const [result] = await admin.fetchOffsets({ groupId: named(groupId), topics: [named(topic)] })
       const offsets = new Map<number, number>()
       for (const p of result?.partitions ?? [])
@@ -155,7 +160,7 @@ export function createKafkaLog(options: KafkaLogOptions): Log {
     },
 
     async commitOffsets(groupId, topic, committed) {
-      await connected
+      await connected()
       await admin.setOffsets({
         groupId: named(groupId),
         topic: named(topic),
@@ -164,7 +169,7 @@ export function createKafkaLog(options: KafkaLogOptions): Log {
     },
 
     async read(topic, partition, fromOffset, maxMessages) {
-      await connected
+      await connected()
       const end = (await admin.fetchTopicOffsets(named(topic))).find((o) => o.partition === partition)
       const last = Math.min(Number(end?.high ?? 0), fromOffset + maxMessages) - 1
       if (last < fromOffset) return []
@@ -206,6 +211,32 @@ export function createKafkaLog(options: KafkaLogOptions): Log {
       if (pending.length > 0) await flush()
       await Promise.allSettled([producer.disconnect(), admin.disconnect()])
     },
+  }
+}
+
+/**
+ * One try to reach the brokers (connect and read the cluster's metadata), with no retries of
+ * kafkajs's own and its logs at debug: sluice's wait at start paces the tries and says what it
+ * waits for. A broker that is away is a LogUnavailableError.
+ */
+export async function reachKafka(brokers: string[], logger?: Logger): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'sluice',
+    brokers,
+    connectionTimeout: 3000,
+    requestTimeout: 5000,
+    retry: { retries: 0 },
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => logger?.debug({ namespace: entry.namespace }, `kafka: ${entry.log.message}`),
+  })
+  const admin = kafka.admin()
+  try {
+    await admin.connect()
+    await admin.describeCluster()
+  } catch (error) {
+    throw new LogUnavailableError(`Kafka is unavailable: ${(error as Error).message}`, { cause: error })
+  } finally {
+    await admin.disconnect().catch(() => {})
   }
 }
 
