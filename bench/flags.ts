@@ -67,24 +67,20 @@ export async function flagsBench(): Promise<void> {
     ).length
     for (const [name, body] of Object.entries(requests)) {
       process.stdout.write(`${name}: bare fastify ${durationSeconds}s… `)
-      const bare = await load(`${baseline.url}/flags/`, body)
+      const bare = await load(baseline, `${baseline.url}/flags/`, body)
       process.stdout.write(`sluice ${durationSeconds}s… `)
-      const ours = await load(`${sluice.server.url}/flags/?v=2`, body)
+      const ours = await load(sluice.server, `${sluice.server.url}/flags/?v=2`, body)
       console.log('done')
       rows.push(
+        row(`${name} — bare fastify (${bareBytes} B answer)`, bare),
+        row(`${name} — sluice /flags (${size} B answer)`, ours),
         [
-          `${name} — bare fastify (${bareBytes} B answer)`,
-          Math.round(bare.requests.average),
-          `${bare.latency.p99} ms`,
-          bare.non2xx,
+          `${name} — ratio sluice / bare`,
+          (ours.result.requests.average / bare.result.requests.average).toFixed(2),
+          '',
+          '',
+          '',
         ],
-        [
-          `${name} — sluice /flags (${size} B answer)`,
-          Math.round(ours.requests.average),
-          `${ours.latency.p99} ms`,
-          ours.non2xx,
-        ],
-        [`${name} — ratio sluice / bare`, (ours.requests.average / bare.requests.average).toFixed(2), '', ''],
       )
     }
   } finally {
@@ -92,7 +88,7 @@ export async function flagsBench(): Promise<void> {
     await server.stop()
     await rm(dataDir, { recursive: true, force: true })
   }
-  printTable(['run (10 flags)', 'requests/s', 'p99 latency', 'non-2xx'], rows)
+  printTable(['run (10 flags)', 'requests/s', 'p99 latency', 'CPU per request', 'non-2xx'], rows)
 }
 
 /** Group types come from ingest: one $groupidentify makes `company` group type 0. */
@@ -129,8 +125,10 @@ function post(url: string, body: string) {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
 }
 
-function load(url: string, body: string) {
-  return autocannon({
+/** Load for the configured time; with it, the server's CPU time (all threads) per request answered. */
+async function load(server: ChildServer, url: string, body: string) {
+  const cpuBefore = server.cpuSeconds()
+  const result = await autocannon({
     url,
     method: 'POST',
     body,
@@ -138,6 +136,17 @@ function load(url: string, body: string) {
     connections,
     duration: durationSeconds,
   })
+  const cpuAfter = server.cpuSeconds()
+  const cpuMicrosPerRequest =
+    cpuBefore === null || cpuAfter === null || result.requests.total === 0
+      ? null
+      : ((cpuAfter - cpuBefore) * 1e6) / result.requests.total
+  return { result, cpuMicrosPerRequest }
+}
+
+function row(name: string, { result, cpuMicrosPerRequest }: Awaited<ReturnType<typeof load>>) {
+  const cpu = cpuMicrosPerRequest === null ? '—' : `${Math.round(cpuMicrosPerRequest)} µs`
+  return [name, Math.round(result.requests.average), `${result.latency.p99} ms`, cpu, result.non2xx]
 }
 
 /** Rollouts, property conditions of several operators, variants with payloads, a group flag. */

@@ -87,7 +87,8 @@ function detailsText(flag: EvaluatedFlag): string {
   }
   const { matches, variant, reason, conditionIndex, payload } = flag.outcome.match
   const code = reason === 'no_condition_match_groups_not_evaluated' ? 'no_condition_match' : reason
-  const reasonText = `{"code":"${code}","condition_index":${conditionIndex},"description":${JSON.stringify(descriptions[reason](conditionIndex))}}`
+  // Codes and descriptions are fixed ASCII text: nothing in them needs escaping.
+  const reasonText = `{"code":"${code}","condition_index":${conditionIndex},"description":"${descriptions[reason](conditionIndex)}"}`
   const variantText = variant === null ? 'null' : JSON.stringify(variant)
   const payloadText = payload === undefined ? 'null' : JSON.stringify(payload)
   return `{"key":${key},"enabled":${matches},"variant":${variantText},"reason":${reasonText},"metadata":${metadata}${payloadText}}}`

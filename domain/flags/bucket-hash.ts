@@ -10,9 +10,21 @@ const scale = 2 ** 60
  * Rollout hashes `<flag key>.<id><salt>`; holdouts hash `holdout-<id>`.
  */
 export function bucketHash(text: string): number {
-  const digest = createHash('sha1').update(text, 'utf8').digest()
-  const high = digest.readUInt32BE(0)
-  const low = digest.readUInt32BE(4) >>> 4
+  // As 'binary' (latin1) text each character is one byte of the digest, and no Buffer is made.
+  const digest = createHash('sha1').update(text, 'utf8').digest('binary')
+  const high = bytesAt(digest, 0)
+  const low = bytesAt(digest, 4) >>> 4
   // high · 2^28 is exact; adding the low 28 bits rounds once, as converting the u64 does.
   return (high * 2 ** 28 + low) / scale
+}
+
+/** Four digest bytes from `at`, big-endian, as an unsigned 32-bit number. */
+function bytesAt(digest: string, at: number): number {
+  return (
+    ((digest.charCodeAt(at) << 24) |
+      (digest.charCodeAt(at + 1) << 16) |
+      (digest.charCodeAt(at + 2) << 8) |
+      digest.charCodeAt(at + 3)) >>>
+    0
+  )
 }

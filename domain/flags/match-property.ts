@@ -2,15 +2,7 @@ import { dateOfProperty, parseDateText } from './dates.ts'
 import { textOf } from './json-text.ts'
 import { numberOf } from './numbers.ts'
 import type { PreparedFilter } from './prepare-flag.ts'
-import {
-  caretRange,
-  compareVersions,
-  inRange,
-  parseVersion,
-  tildeRange,
-  type VersionRange,
-  wildcardRange,
-} from './semver.ts'
+import { compareVersions, inRange, parseVersion, type Version, type VersionRange } from './semver.ts'
 
 /**
  * Whether one property filter matches, as PostHog's flags service decides it with everything it
@@ -82,13 +74,11 @@ export function matchProperty(
     case 'semver_gte':
     case 'semver_lt':
     case 'semver_lte':
-      return present ? compareSemver(filter.operator, actual, expected) : false
+      return present ? compareSemver(filter.operator, actual, filter.version) : false
     case 'semver_tilde':
-      return present ? semverWithin(actual, tildeRange(expected)) : false
     case 'semver_caret':
-      return present ? semverWithin(actual, caretRange(expected)) : false
     case 'semver_wildcard':
-      return present ? semverWithin(actual, wildcardRange(expected)) : false
+      return present ? semverWithin(actual, filter.versionRange) : false
     case 'is_date_exact':
     case 'is_date_after':
     case 'is_date_before':
@@ -160,9 +150,8 @@ function between(operator: 'between' | 'not_between', actual: unknown, expected:
   return operator === 'between' ? inside : !inside
 }
 
-function compareSemver(operator: string, actual: unknown, expected: unknown): boolean {
+function compareSemver(operator: string, actual: unknown, target: Version | null): boolean {
   const version = parseVersion(actual)
-  const target = parseVersion(expected)
   if (version === null || target === null) return false
   const order = compareVersions(version, target)
   switch (operator) {

@@ -2,13 +2,12 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { PropertyOperator } from '../../schema/flags.ts'
 import { matchProperty } from './match-property.ts'
-import { compilePattern, type PreparedFilter } from './prepare-flag.ts'
+import { type PreparedFilter, prepareFilter } from './prepare-flag.ts'
 
 const now = Date.parse('2026-03-31T12:00:00.000Z')
 
 function filter(operator: PropertyOperator, value: unknown, key = 'p'): PreparedFilter {
-  const regex = operator === 'regex' || operator === 'not_regex' ? compilePattern(value) : null
-  return { key, operator, value, type: 'person', groupTypeIndex: null, regex }
+  return prepareFilter({ key, operator, value, type: 'person' })
 }
 
 /** Whether `{p: actual}` (or no `p` at all when actual is `missing`) matches. */

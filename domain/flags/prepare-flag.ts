@@ -1,5 +1,13 @@
 import type { FeatureFlag, FlagPropertyFilter, PropertyOperator } from '../../schema/flags.ts'
 import { textOf } from './json-text.ts'
+import {
+  caretRange,
+  parseVersion,
+  tildeRange,
+  type Version,
+  type VersionRange,
+  wildcardRange,
+} from './semver.ts'
 
 /**
  * A flag made ready to evaluate many times: defaults applied, regular expressions compiled once.
@@ -39,6 +47,10 @@ export interface PreparedFilter {
   groupTypeIndex: number | null
   /** For `regex`/`not_regex`: the compiled pattern, null when it does not compile. */
   regex: RegExp | null
+  /** For `semver_eq` … `semver_lte`: the filter's version, null when it is none. */
+  version: Version | null
+  /** For `semver_tilde/caret/wildcard`: the versions the filter allows, null when it is no range. */
+  versionRange: VersionRange | null
 }
 
 export function prepareFlag(flag: FeatureFlag): PreparedFlag {
@@ -84,16 +96,28 @@ export function prepareFlag(flag: FeatureFlag): PreparedFlag {
   }
 }
 
-function prepareFilter(filter: FlagPropertyFilter): PreparedFilter {
-  // Validation (validate-flag.ts) let only known operators and types in.
+export function prepareFilter(filter: FlagPropertyFilter): PreparedFilter {
+  // Validation (filter-rules.ts) let only known operators and types in.
   const operator = (filter.operator ?? 'exact') as PropertyOperator
+  const value = filter.value
   return {
     key: filter.key,
     operator,
-    value: filter.value,
+    value,
     type: filter.type === 'group' ? 'group' : 'person',
     groupTypeIndex: filter.group_type_index ?? null,
-    regex: operator === 'regex' || operator === 'not_regex' ? compilePattern(filter.value) : null,
+    regex: operator === 'regex' || operator === 'not_regex' ? compilePattern(value) : null,
+    version: /^semver_(eq|neq|gt|gte|lt|lte)$/.test(operator) && value != null ? parseVersion(value) : null,
+    versionRange:
+      value == null
+        ? null
+        : operator === 'semver_tilde'
+          ? tildeRange(value)
+          : operator === 'semver_caret'
+            ? caretRange(value)
+            : operator === 'semver_wildcard'
+              ? wildcardRange(value)
+              : null,
   }
 }
 
