@@ -1,13 +1,13 @@
 /**
- * Why a connection failed, in the few words a person needs ("connection refused", "host not
- * found"), from whatever the driver raised: pg, kafkajs and fetch wrap the socket's error
+ * Why a connection or a file failed, in the few words a person needs ("connection refused", "host
+ * not found", "permission denied"), from whatever the driver raised: pg, kafkajs and fetch wrap the socket's error
  * differently (`cause`, `originalError`, an AggregateError's `errors`), so every wrapper is looked
  * through for the system error code underneath.
  */
 export function reasonOf(error: unknown): string {
   for (const e of causesOf(error)) {
     const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && code in networkReasons) return networkReasons[code]!
+    if (typeof code === 'string' && code in systemReasons) return systemReasons[code]!
   }
   for (const e of causesOf(error))
     if (e instanceof Error && /timed? ?out|timeout/i.test(e.message)) return 'no answer in time'
@@ -16,7 +16,7 @@ export function reasonOf(error: unknown): string {
   return message.split('\n')[0]!.slice(0, 200)
 }
 
-const networkReasons: Record<string, string> = {
+const systemReasons: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ECONNRESET: 'connection reset',
   ENOTFOUND: 'host not found',
@@ -25,6 +25,10 @@ const networkReasons: Record<string, string> = {
   ENETUNREACH: 'network unreachable',
   ETIMEDOUT: 'no answer in time',
   EPIPE: 'connection closed',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
 }
 
 /** The error and everything it wraps, outermost first (depth-limited: causes can form cycles). */

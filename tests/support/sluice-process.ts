@@ -1,5 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -30,6 +31,120 @@ export async function sluiceCli(
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ stdout: string; stderr: string }> {
   return run(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, timeout: 120_000 })
+}
+
+/** What a run of `sluice …` left: its exit code and its two streams. */
+export interface SluiceRun {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** `sluice …` run to its end, as a user runs it, whether it succeeds or not. */
+export function runSluice(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number } = {},
+): Promise<SluiceRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, ...options.env },
+      cwd: options.cwd,
+      uid: options.uid,
+      gid: options.gid,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+    child.once('error', reject)
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+/** A line of a JavaScript stack trace: what a person must never see unless they asked for it. */
+export const stackTraceLine = /^\s+at .+:\d+/m
+
+/** A long-running `sluice …` (start), its output as it comes, and a way to wait for a line of it. */
+export interface SpawnedSluice {
+  child: ChildProcess
+  stdout(): string
+  stderr(): string
+  /** Resolves with the first match in stdout and stderr together; fails if the process exits first. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>
+  exited: Promise<number | null>
+}
+
+export function spawnSluice(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): SpawnedSluice {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, ...options.env },
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    waitFor: (pattern, timeoutMs = 120_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(`${stdout}\n${stderr}`)
+          if (match === null) return
+          cleanup()
+          resolve(match)
+        }
+        const onExit = () => {
+          // the last chunks may still be in the pipes
+          setTimeout(() => {
+            check()
+            cleanup()
+            reject(
+              new Error(
+                `sluice exited (${child.exitCode}) before printing ${pattern}:\n${stdout}\n${stderr}`,
+              ),
+            )
+          }, 200)
+        }
+        const timer = setTimeout(() => {
+          cleanup()
+          reject(new Error(`no ${pattern} within ${timeoutMs} ms:\n${stdout}\n${stderr}`))
+        }, timeoutMs)
+        const cleanup = () => {
+          clearTimeout(timer)
+          child.stdout.off('data', check)
+          child.stderr.off('data', check)
+          child.off('exit', onExit)
+        }
+        child.stdout.on('data', check)
+        child.stderr.on('data', check)
+        child.once('exit', onExit)
+        check()
+        if (child.exitCode !== null || child.signalCode !== null) onExit()
+      }),
+  }
+}
+
+/** A port nothing listens on now (for a server that is away, or one sluice should take). */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  if (typeof address !== 'object' || address === null) throw new Error('no port')
+  return address.port
 }
 
 /** Starts `sluice start` on a free port and a fresh data dir (unless given), waits until it serves. */

@@ -3,13 +3,14 @@ import type { Logger } from '../../../ports/logger.ts'
 
 /**
  * What kafkajs says that sluice does not say itself: a consumer that jumped to another offset
- * (records skipped or read twice), a response matching no request, a producer set up against its
- * guarantees, an authentication the broker refused, a listener of ours that threw.
+ * (records skipped or read twice), a response matching no request, an authentication the broker
+ * refused, a listener of ours that threw. (Its warning that limited retries "may invalidate EoS
+ * guarantees" is not among them: sluice limits them on purpose — an append not durable in time is
+ * answered 503 for the SDK to retry, and ingest is idempotent.)
  */
 const meaningful = [
   /Offset out of range/i,
   /Response without match/i,
-  /invalidate EoS/i,
   /SASL|authenticat/i,
   /Failed to execute listener/i,
 ]
