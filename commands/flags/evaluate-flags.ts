@@ -1,10 +1,6 @@
 import { chooseOverrides, linkedIds, overridesToAdd } from '../../domain/flags/continuity.ts'
 import { type EvaluationContext, evaluateFlag, type FlagMatch } from '../../domain/flags/evaluate-flag.ts'
-import {
-  groupPropertiesFor,
-  personPropertiesFor,
-  storedInputsNeeded,
-} from '../../domain/flags/evaluation-inputs.ts'
+import { personPropertiesFor, storedInputsNeeded } from '../../domain/flags/evaluation-inputs.ts'
 import type { PreparedFlag } from '../../domain/flags/prepare-flag.ts'
 import type { FlagEvaluationStore } from '../../ports/flags.ts'
 import type { Logger } from '../../ports/logger.ts'
@@ -70,13 +66,11 @@ export async function evaluateFlags(
     ...groupsToRead.map((g) => g.groupTypeIndex),
   ])) {
     const stored = storedGroups && 'value' in storedGroups ? storedGroups.value : []
-    groupProperties.set(
-      index,
-      groupPropertiesFor(
-        stored.find((g) => g.groupTypeIndex === index)?.properties,
-        requestedGroupProperties.get(index),
-      ),
-    )
+    // Stored properties overlaid by the request's, as for persons.
+    groupProperties.set(index, {
+      ...stored.find((g) => g.groupTypeIndex === index)?.properties,
+      ...requestedGroupProperties.get(index),
+    })
   }
   const context: EvaluationContext = {
     distinctId: request.distinctId,

@@ -10,7 +10,7 @@ const hour = 3_600_000
 const day = 24 * hour
 
 /** `-7d`, `3h`, `2w`, `6m`, `1y` before `now` (the sign is ignored, as PostHog ignores it). */
-export function relativeDate(text: string, now: number): number | null {
+function relativeDate(text: string, now: number): number | null {
   const match = relativePattern.exec(text)
   if (!match) return null
   const amount = Number(match[1])

@@ -72,13 +72,6 @@ export function personPropertiesFor(
   return merged
 }
 
-export function groupPropertiesFor(
-  stored: Record<string, unknown> | undefined,
-  requested: Record<string, unknown> | undefined,
-): Record<string, unknown> {
-  return { ...stored, ...requested }
-}
-
 /** What a request must read from the projection: only what the request's own properties do not cover. */
 export interface StoredInputsNeeded {
   personProperties: boolean

@@ -126,7 +126,7 @@ export function prepareFilter(filter: FlagPropertyFilter): PreparedFilter {
  * common subset. Rust's leading inline flags (`(?i)`, `(?s)`, `(?m)`) become JavaScript flags;
  * Unicode mode is used when the pattern allows it, as Rust matches whole characters.
  */
-export function compilePattern(value: unknown): RegExp | null {
+function compilePattern(value: unknown): RegExp | null {
   if (value === undefined || value === null) return null
   let pattern = textOf(value)
   let flags = ''

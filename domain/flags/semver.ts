@@ -33,7 +33,7 @@ function canonical(version: string): string {
   return `${components.join('.')}${suffix}`
 }
 
-export function withoutLeadingZeros(part: string): string {
+function withoutLeadingZeros(part: string): string {
   if (part === '' || !/^\d+$/.test(part)) return part
   return part.replace(/^0+(?=\d)/, '')
 }
