@@ -137,13 +137,11 @@ serviceOptions(
     action('sluice init', (config, options: { json?: boolean }) => runInit(config, Boolean(options.json))),
   )
 
-serviceOptions(
-  program
-    .command('projects')
-    .description('manage projects')
-    .command('create')
-    .description('create a project'),
-)
+const projects = program
+  .command('projects')
+  .description('manage projects')
+  .addHelpText('after', examples([['npx sluice projects create --name Shop', '']]))
+serviceOptions(projects.command('create').description('create a project'))
   .requiredOption('--name <name>', 'project name')
   .option('--json', 'print the credentials as JSON')
   .addHelpText(
@@ -156,10 +154,12 @@ serviceOptions(
     ),
   )
 
+const keys = program
+  .command('keys')
+  .description('personal API keys')
+  .addHelpText('after', examples([['npx sluice keys create', 'a key for the first project']]))
 serviceOptions(
-  program
-    .command('keys')
-    .description('personal API keys')
+  keys
     .command('create')
     .description('make a personal API key for a project; it is shown once, sluice keeps only its digest'),
 )
@@ -191,6 +191,7 @@ serviceOptions(
 program
   .command('clickhouse')
   .description('ClickHouse tools')
+  .addHelpText('after', examples([['npx sluice clickhouse ddl --cluster main', '']]))
   .command('ddl')
   .description('print the ClickHouse DDL for a server, a cluster, or Kafka engine ingestion')
   .option(

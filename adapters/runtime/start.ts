@@ -30,6 +30,9 @@ import { InterruptedError } from './wait-for-dependency.ts'
 
 export const ingestGroupId = ConsumerGroups.ingest
 
+/** How long stopping waits for the HTTP requests in hand before closing their connections. */
+const requestsInHandMs = 10_000
+
 export interface RunningSluice {
   url: string
   /** The first project's credentials, and whether this start created them. */
@@ -196,7 +199,12 @@ export async function startSluice(
           }),
       },
     })
-    steps.add('the HTTP server (the requests in hand)', () => server.close())
+    steps.add('the HTTP server (the requests in hand)', async () => {
+      // a client that never finishes its request must not hold the stop up for ever
+      const cut = setTimeout(() => server.server.closeAllConnections(), requestsInHandMs)
+      await server.close()
+      clearTimeout(cut)
+    })
     await server.listen({ host: config.host, port: config.port })
     const address = server.server.address()
     const port = typeof address === 'object' && address ? address.port : config.port
