@@ -55,15 +55,10 @@ export function decodeFlagsRequest(request: FlagsHttpRequest): FlagsRequest {
 function parseBody(request: FlagsHttpRequest): unknown {
   const raw = request.query.data ? Buffer.from(restorePlus(request.query.data), 'utf8') : request.body
   if (raw.length === 0) throw invalid('The request has no body: send the flags request as JSON.')
-  // A JSON body is read as JSON whatever its label (curl labels everything a form).
-  const form = /^\s*\{/.test(raw.subarray(0, 64).toString('latin1'))
-    ? null
-    : formOf(raw, request.headers.contentType)
-  const hint =
-    compressionOf(request.query.compression) ??
-    compressionOf(form?.compression) ??
-    compressionOf(request.headers.contentEncoding)
-  const text = decodePayloadText(form ? Buffer.from(form.data, 'utf8') : raw, hint)
+  // A JSON body (posthog-node's, the usual case) is read as JSON whatever its label (curl labels
+  // everything a form); invalid UTF-8 in it becomes U+FFFD, as PostHog's flags service reads it.
+  // Anything else is unwrapped as capture does.
+  const text = startsLikeJsonObject(raw) ? raw.toString('utf8') : unwrapped(raw, request)
   try {
     return parseCaptureJson(text)
   } catch (error) {
@@ -72,6 +67,24 @@ function parseBody(request: FlagsHttpRequest): unknown {
     if (lenient === text) throw error
     return parseCaptureJson(lenient)
   }
+}
+
+function startsLikeJsonObject(raw: Buffer): boolean {
+  for (const byte of raw) {
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue
+    return byte === 0x7b
+  }
+  return false
+}
+
+/** gzip by its bytes, form `data=`, base64, `?compression=` hints: capture's decoding. */
+function unwrapped(raw: Buffer, request: FlagsHttpRequest): string {
+  const form = formOf(raw, request.headers.contentType)
+  const hint =
+    compressionOf(request.query.compression) ??
+    compressionOf(form?.compression) ??
+    compressionOf(request.headers.contentEncoding)
+  return decodePayloadText(form ? Buffer.from(form.data, 'utf8') : raw, hint)
 }
 
 function readFields(body: Record<string, unknown>): FlagsRequest {
