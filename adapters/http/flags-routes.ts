@@ -77,17 +77,18 @@ async function answer(
     throw error instanceof FlagsRequestError ? flagErrors.request(error) : error
   }
   const project = await projectOf(deps.tokens, flagsRequest.token)
+  const withConfig = endpoint === 'decide' || query.config === 'true'
   let evaluation: Awaited<ReturnType<typeof evaluateFlags>>
+  let hasFeatureFlags = false
   try {
     evaluation = await evaluateFlags(deps.evaluation, project.id, flagsRequest, now.getTime())
+    if (withConfig)
+      hasFeatureFlags = (await deps.evaluation.definitions.forProject(project.id)).flags.length > 0
   } catch (error) {
     throw error instanceof FlagDefinitionsUnavailableError
       ? Object.assign(flagErrors.definitionsUnavailable(), { cause: error })
       : error
   }
-  const withConfig = endpoint === 'decide' || query.config === 'true'
-  const hasFeatureFlags =
-    withConfig && (await deps.evaluation.definitions.forProject(project.id)).flags.length > 0
   return reply.type('application/json; charset=utf-8').send(
     flagsResponseBody(evaluation, flagsResponseShape(endpoint, query.v), {
       requestId: randomUUID(),

@@ -60,18 +60,11 @@ export async function evaluateFlags(
       ])
     : []
 
-  const groupProperties = new Map<number, Record<string, unknown>>()
-  for (const index of new Set([
-    ...requestedGroupProperties.keys(),
-    ...groupsToRead.map((g) => g.groupTypeIndex),
-  ])) {
-    const stored = storedGroups && 'value' in storedGroups ? storedGroups.value : []
-    // Stored properties overlaid by the request's, as for persons.
-    groupProperties.set(index, {
-      ...stored.find((g) => g.groupTypeIndex === index)?.properties,
-      ...requestedGroupProperties.get(index),
-    })
-  }
+  // Stored group properties overlaid by the request's, as for persons.
+  const groupProperties = new Map(requestedGroupProperties)
+  if (storedGroups && 'value' in storedGroups)
+    for (const { groupTypeIndex, properties } of storedGroups.value)
+      groupProperties.set(groupTypeIndex, { ...properties, ...requestedGroupProperties.get(groupTypeIndex) })
   const context: EvaluationContext = {
     distinctId: request.distinctId,
     anonDistinctId: request.anonDistinctId,
