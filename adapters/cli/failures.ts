@@ -38,15 +38,12 @@ interface Entry {
 }
 
 const dataDirOption = `--data-dir (or ${environment.dataDir})`
-const serviceNames: Record<Dependency, string> = {
-  postgres: 'PostgreSQL',
-  log: 'Kafka',
-  clickhouse: 'ClickHouse',
-}
-const settingOf: Record<Dependency, string> = {
-  postgres: serviceSettings.postgres,
-  log: serviceSettings.kafka,
-  clickhouse: serviceSettings.clickhouse,
+
+/** The server or embedded backend behind a dependency, as the configuration has it. */
+const serviceName = (dependency: Dependency, config: SluiceConfig | null): string => {
+  if (dependency === 'postgres') return config?.postgresUrl === null ? 'PGlite' : 'PostgreSQL'
+  if (dependency === 'log') return config?.kafkaBrokers === null ? 'the embedded log' : 'Kafka'
+  return config?.clickhouseUrl === null ? 'chDB' : 'ClickHouse'
 }
 
 /** The PostgreSQL server of the configuration, named without its password. */
@@ -169,13 +166,13 @@ const catalogue: Entry[] = [
   {
     code: 'dependency/unreachable',
     exitCode: 1,
-    explain: (error) => {
+    explain: (error, { config }) => {
       if (!(error instanceof GaveUpWaitingError)) return undefined
-      const service = serviceNames[error.dependency]
+      const service = serviceName(error.dependency, config)
       return {
         problem: error.message,
         fix:
-          `Start ${service}, or correct ${settingOf[error.dependency]}` +
+          `Start ${service}, or correct ${serviceSettings[error.dependency]}` +
           (error.waitedSeconds === 0
             ? '; `--wait 60` waits up to a minute for it to come up.'
             : '; --wait sets how long sluice waits.'),
@@ -185,10 +182,10 @@ const catalogue: Entry[] = [
   {
     code: 'dependency/lost',
     exitCode: 1,
-    explain: (error) =>
+    explain: (error, { config }) =>
       isDependencyUnavailable(error)
         ? {
-            problem: `${serviceNames[error.dependency]} became unavailable (${reasonOf(error)})`,
+            problem: `${serviceName(error.dependency, config)} became unavailable (${reasonOf(error)})`,
             fix: 'Check that it runs and has room to write, then run the command again.',
           }
         : undefined,

@@ -80,10 +80,10 @@ export const environment = {
 /** The option that sets a value, as a person types it: `--data-dir` for `dataDir`. */
 export const flagOf = (key: keyof ConfigInput) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
 
-/** How a person sets a backend's server, for the messages that tell them to correct it. */
+/** How a person sets the server behind each dependency, for the messages that tell them to correct it. */
 export const serviceSettings = {
   postgres: `--postgres (or ${environment.postgres})`,
-  kafka: `--kafka (or ${environment.kafka})`,
+  log: `--kafka (or ${environment.kafka})`,
   clickhouse: `--clickhouse (or ${environment.clickhouse})`,
 } as const
 

@@ -141,6 +141,27 @@ describe('operating sluice', () => {
     })
   })
 
+  it('Ctrl-C while start waits for a server stops the wait, leaving nothing behind', async () => {
+    const dataDir = await tempDir()
+    const sluice = spawnSluice([
+      'start',
+      '--kafka',
+      `127.0.0.1:${await freePort()}`,
+      '--data-dir',
+      dataDir,
+      '--port',
+      '0',
+    ])
+    started.push(sluice)
+    await sluice.waitFor(/waiting for Kafka at/)
+    sluice.child.kill('SIGINT')
+    expect(await sluice.exited).toBe(130)
+    expect(sluice.stderr()).toMatch(
+      /Stopping: sluice was still starting; closing what it opened \(Ctrl-C again stops at once\)…\nsluice: stopped before it had started \(Ctrl-C\)\n {2}Nothing was left running\.\n$/,
+    )
+    expect(existsSync(join(dataDir, 'sluice.lock'))).toBe(false)
+  })
+
   it('a second Ctrl-C stops it at once, while the first waits for a request in hand', async () => {
     const dataDir = await tempDir()
     const { sluice, url } = await start(['--data-dir', dataDir, '--port', '0'])
