@@ -14,7 +14,10 @@ const serverError = (code: string, message: string) => {
   return error
 }
 
-const onServer = resolveConfig({ postgres: 'postgres://ada:secret@db.example:5432/sluice' }, {})
+const onServer = resolveConfig(
+  { postgres: 'postgres://ada:secret@db.example:5432/sluice', kafka: 'k:9092' },
+  {},
+)
 const embedded = resolveConfig({ dataDir: '/srv/sluice' }, {})
 const explain = (error: unknown, config = onServer) =>
   explainFailure(error, { command: 'sluice start', config })
