@@ -367,18 +367,22 @@ describe('failures a person can act on', async () => {
     )
   })
 
-  it('an unreadable data dir: says so and how to get access', async () => {
+  it('an unreadable data dir: says so and how to get access', async (ctx) => {
     const dataDir = await tempDir()
     const init = await runSluice(['init', '--data-dir', dataDir])
     expect(init.code, init.stderr).toBe(0)
-    // root reads everything: run as nobody then; anyone else loses access to a directory of theirs
+    // root reads everything: it runs sluice as nobody then; anyone else loses access to a dir of theirs
     const asRoot = process.getuid?.() === 0
+    const nobody = { uid: 65534, gid: 65534, env: { HOME: tmpdir() } }
+    if (asRoot && (await runSluice(['--help'], nobody)).code !== 0) {
+      console.warn(
+        'the unreadable data dir case is skipped: running as root, and nobody cannot read the repository',
+      )
+      return ctx.skip()
+    }
     if (!asRoot) await chmod(dataDir, 0o000)
     try {
-      const run = await runSluice(
-        ['status', '--data-dir', dataDir],
-        asRoot ? { uid: 65534, gid: 65534, env: { HOME: tmpdir() } } : {},
-      )
+      const run = await runSluice(['status', '--data-dir', dataDir], asRoot ? nobody : {})
       expectTold(
         run,
         1,
