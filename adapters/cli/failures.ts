@@ -93,7 +93,10 @@ const catalogue: Entry[] = [
         problem:
           `the data dir ${error.dataDir} is in use by process ${holder.pid} on ${holder.hostname} ` +
           `(\`${holder.command}\`, started ${holder.startedAt}${holder.url ? `, serving ${holder.url}` : ''})`,
-        fix: `Stop that process first, or use another ${dataDirOption}.`,
+        fix:
+          holder.url === undefined && holder.command === 'sluice start'
+            ? 'It is still starting: run this again once it serves, or stop it first.'
+            : `Stop that process first, or use another ${dataDirOption}.`,
       }
     },
   },

@@ -4,6 +4,7 @@ import { NewerSchemaError } from '../../ports/failures.ts'
 import { CannotCreateDatabaseError } from '../postgres/server.ts'
 import { ConfigError, resolveConfig } from '../runtime/config.ts'
 import { DataDirError } from '../runtime/data-dir.ts'
+import { DataDirLockedError } from '../runtime/data-dir-lock.ts'
 import { GaveUpWaitingError } from '../runtime/wait-for-dependency.ts'
 import { explainFailure, failureText } from './failures.ts'
 
@@ -110,6 +111,21 @@ describe('the failures a person running sluice is told about', () => {
       port: 8000,
     })
     expect(explain(listening)).toMatchObject({ code: 'http/port_in_use', exitCode: 1 })
+  })
+
+  it('tells a data dir held by a sluice still starting from one held by a running sluice', () => {
+    const holder = { pid: 7, hostname: 'box', command: 'sluice start', startedAt: '2026-12-01T10:00:00Z' }
+    expect(explain(new DataDirLockedError('/srv/sluice', holder), embedded)).toMatchObject({
+      code: 'data_dir/in_use',
+      exitCode: 2,
+      problem:
+        'the data dir /srv/sluice is in use by process 7 on box (`sluice start`, started 2026-12-01T10:00:00Z)',
+      fix: 'It is still starting: run this again once it serves, or stop it first.',
+    })
+    const serving = { ...holder, url: 'http://127.0.0.1:8000' }
+    expect(explain(new DataDirLockedError('/srv/sluice', serving), embedded).fix).toBe(
+      'Stop that process first, or use another --data-dir (or SLUICE_DATA_DIR).',
+    )
   })
 
   it('calls what it does not know unexpected, with its stack only when debugging', () => {
