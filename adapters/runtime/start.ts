@@ -52,7 +52,7 @@ export interface RunningSluice {
 export async function startSluice(
   config: SluiceConfig,
   logger: Logger,
-  options: { command?: string; signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal } = {},
 ): Promise<RunningSluice> {
   logUnhandledRejections(logger)
   // Said before anything slow is opened: a port in use is known at once.
@@ -60,7 +60,7 @@ export async function startSluice(
   const backends = await openBackends(
     config,
     { log: true, clickhouse: needsClickHouse(config) },
-    { command: options.command ?? 'sluice start', logger, createDataDir: true, signal: options.signal },
+    { command: 'sluice start', logger, createDataDir: true, signal: options.signal },
   )
   const steps = new ShutdownSteps()
   const stop = async (stillWaiting?: (what: string) => void) => {
