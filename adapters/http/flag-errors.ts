@@ -19,7 +19,7 @@ export const flagErrors = {
     new HttpError(
       400,
       'validation_error',
-      'flags/missing_token',
+      'flags/token_parameter_missing',
       'Send the project token as ?token=phc_… (the personal API key goes in the Authorization header).',
     ),
   definitionsUnavailable: () =>

@@ -2,14 +2,12 @@
 export type FlagsRequestErrorCode =
   | 'invalid_payload'
   | 'missing_token'
-  | 'invalid_token'
   | 'missing_distinct_id'
   | 'payload_too_large'
 
 const statusOf: Record<FlagsRequestErrorCode, 400 | 401 | 413> = {
   invalid_payload: 400,
   missing_token: 401,
-  invalid_token: 401,
   missing_distinct_id: 400,
   payload_too_large: 413,
 }
@@ -41,11 +39,7 @@ export class FlagDefinitionsUnavailableError extends Error {
     readonly teamId: number,
     cause: unknown,
   ) {
-    super(
-      `the feature flags of project ${teamId} cannot be read: ${cause instanceof Error ? cause.message : cause}`,
-      {
-        cause,
-      },
-    )
+    const why = cause instanceof Error ? cause.message : String(cause)
+    super(`the feature flags of project ${teamId} cannot be read: ${why}`, { cause })
   }
 }
