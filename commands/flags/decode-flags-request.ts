@@ -111,8 +111,9 @@ function distinctIdOf(value: unknown): string {
   if (typeof value === 'string') id = value
   else if (typeof value === 'number' && Number.isFinite(value)) id = String(value)
   else throw invalid('distinct_id must be a string or a number.')
-  const characters = [...id]
-  return characters.length > maxDistinctIdLength ? characters.slice(0, maxDistinctIdLength).join('') : id
+  // No more code points than UTF-16 units: only a long id needs counting.
+  if (id.length <= maxDistinctIdLength) return id
+  return [...id].slice(0, maxDistinctIdLength).join('')
 }
 
 function optionalString(value: unknown, field: string): string | null {
