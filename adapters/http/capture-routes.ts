@@ -82,25 +82,13 @@ async function handleCapture(
 }
 
 function captureHttpError(error: unknown): unknown {
-  if (error instanceof CaptureError) {
+  if (error instanceof CaptureError) return new HttpError(error.code, error.detail)
+  if (error instanceof UnknownTokenError) return new HttpError('invalid_token', error.message)
+  if (error instanceof CaptureOverloadedError || error instanceof LogUnavailableError)
     return new HttpError(
-      error.status,
-      error.status === 401 ? 'authentication_error' : 'validation_error',
-      error.code,
-      error.detail,
-    )
-  }
-  if (error instanceof UnknownTokenError) {
-    return new HttpError(401, 'authentication_error', 'invalid_token', error.message)
-  }
-  if (error instanceof CaptureOverloadedError || error instanceof LogUnavailableError) {
-    return new HttpError(
-      503,
-      'unavailable',
       'log_unavailable',
       'The event log cannot take events right now; nothing was accepted, retry.',
     )
-  }
   return error
 }
 

@@ -319,10 +319,10 @@ describe('flags over HTTP (PGlite)', () => {
 
     it('refuse bad requests with a clear 4xx, never crash', async () => {
       const cases: [object | string, number, string][] = [
-        [{ distinct_id: 'alice' }, 401, 'flags/missing_token'],
+        [{ distinct_id: 'alice' }, 401, 'missing_token'],
         [{ token: 'phc_nobody', distinct_id: 'alice' }, 401, 'invalid_token'],
-        [{ token }, 400, 'flags/missing_distinct_id'],
-        ['{not json', 400, 'flags/invalid_payload'],
+        [{ token }, 400, 'missing_distinct_id'],
+        ['{not json', 400, 'invalid_payload'],
       ]
       for (const [payload, status, code] of cases) {
         const response = await app.inject({ method: 'POST', url: '/flags/?v=2', payload })

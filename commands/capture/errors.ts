@@ -1,4 +1,7 @@
-/** Capture's error catalogue: each failure has a stable code and the status an SDK acts on. */
+/**
+ * Why capture refuses a request. Each code is an entry of the HTTP error catalogue
+ * (adapters/http/errors.ts), which gives it the status an SDK acts on.
+ */
 export type CaptureErrorCode =
   | 'no_data'
   | 'invalid_payload'
@@ -13,29 +16,12 @@ export type CaptureErrorCode =
   | 'multiple_tokens'
   | 'payload_too_large'
 
-const statusOf: Record<CaptureErrorCode, 400 | 401 | 413> = {
-  no_data: 400,
-  invalid_payload: 400,
-  invalid_encoding: 400,
-  invalid_json: 400,
-  no_events: 400,
-  missing_event_name: 400,
-  missing_distinct_id: 400,
-  invalid_uuid: 400,
-  missing_token: 401,
-  invalid_token: 401,
-  multiple_tokens: 400,
-  payload_too_large: 413,
-}
-
 export class CaptureError extends Error {
   override readonly name = 'CaptureError'
-  readonly status: 400 | 401 | 413
   constructor(
     readonly code: CaptureErrorCode,
     readonly detail: string,
   ) {
     super(detail)
-    this.status = statusOf[code]
   }
 }

@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import LZString from 'lz-string'
 import { describe, expect, it } from 'vitest'
+import { errorCatalogue } from '../../adapters/http/errors.ts'
 import { buildCaptureCommands } from './build-commands.ts'
 import { type CaptureHttpRequest, decodeCaptureRequest } from './decode-request.ts'
 import { CaptureError } from './errors.ts'
@@ -131,7 +132,7 @@ describe('capture under hostile input', () => {
           }
         } catch (error) {
           if (!(error instanceof CaptureError)) throw error
-          expect([400, 401, 413]).toContain(error.status)
+          expect([400, 401, 413]).toContain(errorCatalogue[error.code].status)
         }
         expect(({} as Record<string, unknown>).polluted).toBeUndefined()
         expect(Object.keys(Object.prototype)).toEqual([])
@@ -145,7 +146,7 @@ describe('capture under hostile input', () => {
     const bomb = Buffer.concat(Array(101).fill(spacesMiB))
     for (const path of ['/e/', '/batch/']) {
       expect(() => decodeAndBuild({ path, method: 'POST', query: {}, headers: {}, body: bomb })).toThrow(
-        expect.objectContaining({ status: 413 }),
+        expect.objectContaining({ code: 'payload_too_large' }),
       )
     }
     const hugeEvent = JSON.stringify({
@@ -156,7 +157,7 @@ describe('capture under hostile input', () => {
     })
     expect(() =>
       decodeAndBuild({ path: '/batch/', method: 'POST', query: {}, headers: {}, body: gzipSync(hugeEvent) }),
-    ).toThrow(expect.objectContaining({ status: 413 }))
+    ).toThrow(expect.objectContaining({ code: 'payload_too_large' }))
   })
 
   it('decodes the valid events of a batch whatever junk their properties hold', () => {

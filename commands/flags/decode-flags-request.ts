@@ -43,7 +43,7 @@ export function decodeFlagsRequest(request: FlagsHttpRequest): FlagsRequest {
   } catch (error) {
     if (error instanceof CaptureError)
       throw new FlagsRequestError(
-        error.status === 413 ? 'payload_too_large' : 'invalid_payload',
+        error.code === 'payload_too_large' ? 'payload_too_large' : 'invalid_payload',
         error.detail,
       )
     throw error

@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import { errorCatalogue } from '../../adapters/http/errors.ts'
 import { decodeFlagsRequest, type FlagsHttpRequest } from './decode-flags-request.ts'
 import { FlagsRequestError } from './errors.ts'
 
@@ -104,7 +105,7 @@ describe('flags request bodies, as the SDKs send them', () => {
     [{ body: '{"token":"t","distinct_id":"u","flag_keys":"beta"}' }, 400, 'invalid_payload'],
   ] as const)('refuses %j with %i %s', (partial, status, code) => {
     const error = refusal(partial)
-    expect(error.status).toBe(status)
+    expect(errorCatalogue[error.code].status).toBe(status)
     expect(error.code).toBe(code)
   })
 })

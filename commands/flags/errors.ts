@@ -1,26 +1,20 @@
-/** Why a /flags or /decide request was refused, with the status an SDK acts on (it retries only 5xx). */
+/**
+ * Why a /flags or /decide request was refused. The codes are capture's, with the same meaning: each
+ * is an entry of the HTTP error catalogue (adapters/http/errors.ts), which gives the status.
+ */
 export type FlagsRequestErrorCode =
   | 'invalid_payload'
   | 'missing_token'
   | 'missing_distinct_id'
   | 'payload_too_large'
 
-const statusOf: Record<FlagsRequestErrorCode, 400 | 401 | 413> = {
-  invalid_payload: 400,
-  missing_token: 401,
-  missing_distinct_id: 400,
-  payload_too_large: 413,
-}
-
 export class FlagsRequestError extends Error {
   override readonly name = 'FlagsRequestError'
-  readonly status: 400 | 401 | 413
   constructor(
     readonly code: FlagsRequestErrorCode,
     readonly detail: string,
   ) {
     super(detail)
-    this.status = statusOf[code]
   }
 }
 

@@ -1,3 +1,4 @@
+import { errorCatalogue } from '../../../adapters/http/errors.ts'
 import { buildCaptureCommands, type CaptureCommands, type CaptureContext } from '../build-commands.ts'
 import { type CaptureHttpRequest, decodeCaptureRequest } from '../decode-request.ts'
 import { CaptureError } from '../errors.ts'
@@ -35,12 +36,20 @@ export function capture(partial: TestRequest, context: CaptureContext = testCont
   return buildCaptureCommands(decodeCaptureRequest(request(partial)), context)
 }
 
-/** The CaptureError a request is refused with; any other outcome fails the test. */
-export function refusal(partial: TestRequest, context: CaptureContext = testContext()): CaptureError {
+/** What a refused request is answered with: the CaptureError's code and detail, and the catalogue's status. */
+export interface Refusal {
+  code: CaptureError['code']
+  detail: string
+  status: number
+}
+
+/** How a request is refused; any other outcome fails the test. */
+export function refusal(partial: TestRequest, context: CaptureContext = testContext()): Refusal {
   try {
     capture(partial, context)
   } catch (error) {
-    if (error instanceof CaptureError) return error
+    if (error instanceof CaptureError)
+      return { code: error.code, detail: error.detail, status: errorCatalogue[error.code].status }
     throw error
   }
   throw new Error('expected the request to be refused with a CaptureError')
