@@ -1,3 +1,4 @@
+import type { AppRunRecord } from '../schema/apps.ts'
 import type { Fact } from '../schema/facts.ts'
 
 /**
@@ -77,6 +78,8 @@ export interface IdentityTransaction {
   ): Promise<void>
   addToOutbox(records: OutboxRecord[]): Promise<string>
   deleteOutbox(ids: readonly string[]): Promise<void>
+  /** Records which app versions ran on the batch's range, for replays (kept by `reset`). */
+  recordAppRuns(record: AppRunRecord): void
 }
 
 export interface IdentityStore {

@@ -1,4 +1,5 @@
 import { SingleBar } from 'cli-progress'
+import { recordedAppVersions } from '../../commands/apps/app-versions.ts'
 import {
   addBatchResults,
   type BatchResult,
@@ -13,6 +14,7 @@ import { resetClickHouseProjection } from '../../projections/clickhouse/reset.ts
 import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
 import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
 import { factTopics, Topics } from '../../schema/topics.ts'
+import { openApps } from '../runtime/apps.ts'
 import type { SluiceConfig } from '../runtime/config.ts'
 import { createLogger } from '../runtime/logger.ts'
 import { withBackends } from '../runtime/open-backends.ts'
@@ -57,6 +59,14 @@ export async function runReplay(config: SluiceConfig, options: ReplayOptions): P
         : []
       if (options.projections.has('postgres')) {
         await identities.reset()
+        // the app versions that ran the first time, not those enabled now
+        const apps = openApps(config, db)
+        const versions = recordedAppVersions({
+          store: apps.store,
+          applied,
+          records: await apps.store.recordedRuns(ingestGroupId),
+          current: apps.current,
+        })
         const handler = createIngestBatchHandler({
           identities,
           tokens: createTokenCache(postgresProjectStore(db)),
@@ -64,6 +74,7 @@ export async function runReplay(config: SluiceConfig, options: ReplayOptions): P
           groupId: ingestGroupId,
           logger,
           now: () => new Date(),
+          apps: apps.ingestStep({ logger, versions }),
         })
         const ranges = replayRanges(applied, await log.endOffsets(Topics.commands), options.fromOffset)
         const bar = progressBar(
@@ -86,6 +97,7 @@ export async function runReplay(config: SluiceConfig, options: ReplayOptions): P
           }
         }
         await handler.drain()
+        apps.close()
         bar.stop()
       }
       const projected = clickhouse ? await projectUntilCaughtUp(log, clickhouse) : 0

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { Logger } from '../../ports/logger.ts'
 import type { SluiceMetrics } from '../metrics/metrics.ts'
 import { type ApiRouteDeps, apiRoutes } from './api-routes.ts'
+import { type AppRouteDeps, appRoutes } from './apps-routes.ts'
 import { type CaptureRouteDeps, captureRoutes } from './capture-routes.ts'
 import { sendError, toHttpError } from './errors.ts'
 import { type FlagDefinitionRouteDeps, flagDefinitionRoutes } from './flag-definitions-routes.ts'
@@ -20,6 +21,8 @@ export interface HttpServerDeps {
   readiness: Readiness
   capture?: Omit<CaptureRouteDeps, 'metrics'>
   api?: ApiRouteDeps
+  /** The apps API. */
+  apps?: AppRouteDeps
   remoteConfig?: RemoteConfigDeps
   /** /flags and /decide. */
   flags?: FlagsRouteDeps
@@ -78,6 +81,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   if (remoteConfig) await app.register(async (scope) => remoteConfigRoutes(scope, remoteConfig))
   const api = deps.api
   if (api) await app.register(async (scope) => apiRoutes(scope, api))
+  const apps = deps.apps
+  if (apps) await app.register(async (scope) => appRoutes(scope, apps))
   const flags = deps.flags
   if (flags) await app.register(async (scope) => flagsRoutes(scope, flags))
   const flagDefinitions = deps.flagDefinitions

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { AppMetrics } from '../../commands/apps/apps-step.ts'
 import type { BatchResult, IngestMetrics } from '../../commands/ingest/ingest-batch.ts'
 
 export interface CaptureMetrics {
@@ -17,6 +18,7 @@ export interface SluiceMetrics {
   registry: Registry
   capture: CaptureMetrics
   ingest: IngestMetrics
+  apps: AppMetrics
   projection: { observeBatch(topic: string, rows: number, seconds: number): void }
   consumerFailed(group: string, topic: string, partition: number): void
   observeRequest(route: string, status: number): void
@@ -55,6 +57,20 @@ export function createMetrics(consumerLag: () => Promise<ConsumerLag[]> = async 
     name: 'sluice_ingest_batch_seconds',
     help: 'Time to ingest one batch of commands',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  })
+  // per app: events in (the histogram's count), and what became of them
+  const appEvents = new Counter({
+    name: 'sluice_app_events_total',
+    help: 'Events an app ran on, by project, app and outcome (unchanged, changed, dropped, failed)',
+    labelNames: ['project_id', 'app_id', 'outcome'],
+    registers: [registry],
+  })
+  const appSeconds = new Histogram({
+    name: 'sluice_app_event_seconds',
+    help: 'Time an app took on one event, by project and app; its count is the events the app got',
+    labelNames: ['project_id', 'app_id'],
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1, 0.5, 1, 5],
     registers: [registry],
   })
   const projected = new Counter({
@@ -106,6 +122,13 @@ export function createMetrics(consumerLag: () => Promise<ConsumerLag[]> = async 
         ingested.inc({ outcome: 'dropped' }, result.dropped)
         ingested.inc({ outcome: 'dead_lettered' }, result.deadLettered)
         ingestSeconds.observe(seconds)
+      },
+    },
+    apps: {
+      observeEvent(app, outcome, seconds) {
+        const labels = { project_id: String(app.teamId), app_id: String(app.appId) }
+        appEvents.inc({ ...labels, outcome })
+        appSeconds.observe(labels, seconds)
       },
     },
     projection: {

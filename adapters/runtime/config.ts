@@ -28,6 +28,8 @@ export interface SluiceConfig {
   /** `pretty` lines for a person, `json` lines for a machine; `auto` is pretty on a terminal. */
   logFormat: LogFormat
   logLevel: LogLevel
+  /** What each user app may use per event, and how many failed events in a row disable it. */
+  apps: { memoryMb: number; timeoutMs: number; disableAfterFailures: number }
 }
 
 /** What the command line gives: every value as typed, absent when not given. */
@@ -60,6 +62,17 @@ export const defaults = {
   waitSeconds: { start: 60, otherCommands: 0 },
   logFormat: 'auto',
   logLevel: 'warn',
+  // At least as strict as the sandboxes of PostHog (its Hog VM: 64 MB, 5 s), Jitsu and RudderStack
+  // (isolated-vm: 128 MB, 4–5 s): a transformation needs microseconds, and an app that loops holds
+  // its ingest partition up for the whole time, until it disables itself.
+  apps: { memoryMb: 64, timeoutMs: 1000, disableAfterFailures: 10 },
+} as const
+
+/** The apps' settings, taken from the environment only (no option on the command line). */
+export const appEnvironment = {
+  memoryMb: 'SLUICE_APP_MEMORY_MB',
+  timeoutMs: 'SLUICE_APP_TIMEOUT_MS',
+  disableAfterFailures: 'SLUICE_APP_DISABLE_AFTER_FAILURES',
 } as const
 
 /** The environment variable behind each option; an option on the command line wins over it. */
@@ -145,6 +158,13 @@ export function resolveConfig(
   const logLevel = env.SLUICE_LOG_LEVEL || defaults.logLevel
   if (!(logLevels as readonly string[]).includes(logLevel))
     refuse({ value: logLevel, from: 'SLUICE_LOG_LEVEL' }, logLevels.join(', '))
+  const fromEnvironment = (variable: string, fallback: number, min: number, max: number, what: string) => {
+    const value = env[variable]
+    if (value === undefined || value === '') return fallback
+    return /^\d+$/.test(value.trim()) && Number(value) >= min && Number(value) <= max
+      ? Number(value)
+      : refuse({ value, from: variable }, what)
+  }
   return {
     dataDir: resolve(given('dataDir')?.value ?? defaults.dataDir),
     host: given('host')?.value ?? defaults.host,
@@ -169,6 +189,29 @@ export function resolveConfig(
     waitSeconds,
     logFormat: oneOf('logFormat', logFormats, defaults.logFormat),
     logLevel: logLevel as LogLevel,
+    apps: {
+      memoryMb: fromEnvironment(
+        appEnvironment.memoryMb,
+        defaults.apps.memoryMb,
+        8,
+        2048,
+        'megabytes, 8–2048',
+      ),
+      timeoutMs: fromEnvironment(
+        appEnvironment.timeoutMs,
+        defaults.apps.timeoutMs,
+        10,
+        60_000,
+        'milliseconds, 10–60000',
+      ),
+      disableAfterFailures: fromEnvironment(
+        appEnvironment.disableAfterFailures,
+        defaults.apps.disableAfterFailures,
+        1,
+        1_000_000,
+        'a whole number of events, 1 or more',
+      ),
+    },
   }
 }
 

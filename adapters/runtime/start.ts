@@ -20,6 +20,7 @@ import { postgresProjectStore } from '../../projections/postgres/project-store.t
 import { type ConsumerGroup, ConsumerGroups, Topics } from '../../schema/topics.ts'
 import { buildHttpServer } from '../http/server.ts'
 import { createMetrics } from '../metrics/metrics.ts'
+import { openApps } from './apps.ts'
 import { describeBackends } from './backends.ts'
 import { needsClickHouse, type SluiceConfig } from './config.ts'
 import { openBackends } from './open-backends.ts'
@@ -85,6 +86,8 @@ export async function startSluice(
     // PGlite lives in this process, which holds the data dir: nothing else writes it
     const identities = postgresIdentityStore(db, { exclusive: database.kind === 'pglite' })
     const replays = postgresDeadLetterReplays(db)
+    const apps = openApps(config, db)
+    steps.add("the apps' sandboxes", apps.close)
     const failures: string[] = []
 
     let ingest: Subscription | null = null
@@ -100,6 +103,7 @@ export async function startSluice(
         logger,
         now: () => new Date(),
         metrics: metrics.ingest,
+        apps: apps.ingestStep({ logger, metrics: metrics.apps }),
       })
       ingest = log.subscribe({
         groupId: ingestGroupId,
@@ -167,6 +171,9 @@ export async function startSluice(
             evaluation: flagInputs,
             changed: (projectId) => flagDefinitions.forget(projectId),
           }
+        : undefined,
+      apps: roles.has('api')
+        ? { projects, store: apps.store, sandbox: apps.sandbox, changed: apps.changed }
         : undefined,
       api:
         roles.has('api') && clickhouse

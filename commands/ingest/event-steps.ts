@@ -4,14 +4,19 @@ import { type PipelineEvent, parseCommand } from '../../domain/ingest/pipeline-e
 import type { LogMessage } from '../../ports/log.ts'
 import { CaptureCommand } from '../../schema/command.ts'
 import type { SetAside } from '../../schema/dead-letter.ts'
+import type { Fact } from '../../schema/facts.ts'
 import type { TokenCache } from '../projects/token-cache.ts'
 
 /**
- * What a step made of one event: go on with a value, or set the event aside for the dead letter
- * queue. A dependency that is away is not a result but a thrown DependencyUnavailableError: the
- * batch waits for it instead of losing events to the queue.
+ * What a step made of one event: go on with a value, set the event aside for the dead letter
+ * queue, or drop it as a rule says (an app returned nothing), with the ingestion warnings that say
+ * so. A dependency that is away is not a result but a thrown DependencyUnavailableError: the batch
+ * waits for it instead of losing events to the queue.
  */
-export type StepResult<T> = { kind: 'ok'; value: T } | { kind: 'set_aside'; setAside: SetAside }
+export type StepResult<T> =
+  | { kind: 'ok'; value: T }
+  | { kind: 'set_aside'; setAside: SetAside }
+  | { kind: 'drop'; warnings: Fact[] }
 
 const ok = <T>(value: T): StepResult<T> => ({ kind: 'ok', value })
 const setAside = <T>(step: string, code: SetAside['code'], reason: string): StepResult<T> => ({
@@ -19,11 +24,13 @@ const setAside = <T>(step: string, code: SetAside['code'], reason: string): Step
   setAside: { step, code, reason },
 })
 
-/** An event ready for the batch's transaction: parsed, and its project known. */
+/** An event ready for the batch's transaction: parsed, its project known, its apps run. */
 export interface PreparedEvent {
   message: LogMessage
   team: TeamSettings
   event: PipelineEvent
+  /** Ingestion warnings of the steps before the transaction (an app that failed on it). */
+  warnings?: Fact[]
 }
 
 const captureCommandCheck = TypeCompiler.Compile(CaptureCommand)

@@ -11,6 +11,8 @@ import {
 import type { Log, LogBatch, LogMessage } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import { deadLetterRecord, type SetAside } from '../../schema/dead-letter.ts'
+import type { Fact } from '../../schema/facts.ts'
+import { type BatchApps, noApps } from '../apps/apps-step.ts'
 import type { TokenCache } from '../projects/token-cache.ts'
 import {
   createParseCommandStep,
@@ -30,6 +32,8 @@ export interface IngestDeps {
   logger: Logger
   now: () => Date
   metrics?: IngestMetrics
+  /** The projects' apps (commands/apps/apps-step.ts); none run without. */
+  apps?: { begin(batch: LogBatch): Promise<BatchApps> }
 }
 
 export interface IngestMetrics {
@@ -65,8 +69,8 @@ class TransactionStepError extends Error {
 }
 
 /**
- * Ingests one batch of one command-log partition, as named steps: per event, parse the command
- * and resolve its project; then one Postgres transaction — skip what was already applied, load and
+ * Ingests one batch of one command-log partition, as named steps: per event, parse the command,
+ * resolve its project and run its apps; then one Postgres transaction — skip what was already applied, load and
  * lock the identities the batch touches, decide every event in order (the domain's `decideBatch`),
  * write the facts, the consumed offset and the outbox — and publish the outbox to the fact topics
  * while the next batch is applied. An event a step cannot process goes to the dead letter queue
@@ -82,29 +86,40 @@ export function createIngestBatchHandler(deps: IngestDeps): IngestBatchHandler {
   const parse = createParseCommandStep()
   const resolveProject = createResolveProjectStep(deps)
 
-  const prepare = async (messages: readonly LogMessage[]) => {
+  const prepare = async (messages: readonly LogMessage[], apps: BatchApps) => {
     const prepared: PreparedEvent[] = []
     const setAside: OutboxRecord[] = []
+    const dropped: { offset: number; warnings: Fact[] }[] = []
     for (const message of messages) {
-      const result = await prepareEvent(message)
+      const result = await prepareEvent(message, apps)
       if (result.kind === 'ok') prepared.push(result.value)
+      else if (result.kind === 'drop') dropped.push({ offset: message.offset, warnings: result.warnings })
       else setAside.push(deadLetterRecord(message, result.setAside, deps.now()))
     }
-    return { prepared, setAside }
+    return { prepared, setAside, dropped }
   }
-  const prepareEvent = async (message: LogMessage): Promise<StepResult<PreparedEvent>> => {
+  const prepareEvent = async (message: LogMessage, apps: BatchApps): Promise<StepResult<PreparedEvent>> => {
     const parsed = parse(message)
     if (parsed.kind !== 'ok') return parsed
     const team = await resolveProject(parsed.value)
     if (team.kind !== 'ok') return team
-    return { kind: 'ok', value: { message, team: team.value, event: parsed.value } }
+    return apps.run({ message, team: team.value, event: parsed.value })
   }
 
   const ingest = async (batch: LogBatch): Promise<BatchResult> => {
+    const apps = deps.apps ? await deps.apps.begin(batch) : noApps
+    try {
+      return await ingestWith(batch, apps)
+    } finally {
+      apps.close()
+    }
+  }
+
+  const ingestWith = async (batch: LogBatch, apps: BatchApps): Promise<BatchResult> => {
     const started = performance.now()
     const lastOffset = batch.messages.at(-1)?.offset
     if (lastOffset === undefined) return { ingested: 0, dropped: 0, deadLettered: 0, alreadyApplied: 0 }
-    const { prepared, setAside } = await prepare(batch.messages)
+    const { prepared, setAside, dropped: droppedByApps } = await prepare(batch.messages, apps)
     let step: TransactionStep = 'load'
     let outcome: { outboxId: string | null; records: OutboxRecord[]; result: BatchResult }
     try {
@@ -113,13 +128,14 @@ export function createIngestBatchHandler(deps: IngestDeps): IngestBatchHandler {
         const consumed = (await tx.consumedOffset(deps.groupId, batch.topic, batch.partition)) ?? 0
         const fresh = prepared.filter((p) => p.message.offset >= consumed)
         const deadLetters = setAside.filter((record) => dlqOffset(record) >= consumed)
-        const alreadyApplied = batch.messages.length - fresh.length - deadLetters.length
+        const freshDropped = droppedByApps.filter((d) => d.offset >= consumed)
+        const alreadyApplied = batch.messages.length - fresh.length - deadLetters.length - freshDropped.length
         const state = identityStateFrom(await tx.load(referencesOf(fresh)))
         await yieldToEventLoop()
         step = 'apply'
         const { facts, outcomes } = decideBatch(state, fresh)
         let ingested = 0
-        let dropped = 0
+        let dropped = freshDropped.length
         outcomes.forEach((decided, i) => {
           if (decided === 'ingested') ingested++
           else if (decided === 'dropped') dropped++
@@ -131,10 +147,20 @@ export function createIngestBatchHandler(deps: IngestDeps): IngestBatchHandler {
         const applied = tx.applyFacts(facts)
         applied.catch(() => {}) // awaited below: until then a rejection must not count as unhandled
         await yieldToEventLoop()
-        const records = [...factRecords(facts), ...deadLetters]
+        const stepWarnings = [...fresh, ...freshDropped].flatMap((p) => p.warnings ?? [])
+        const records = [...factRecords(stepWarnings), ...factRecords(facts), ...deadLetters]
         if (lastOffset + 1 > consumed) {
           const firstOffset = Math.max(consumed, batch.messages[0]!.offset)
           await tx.commitOffset(deps.groupId, batch.topic, batch.partition, firstOffset, lastOffset + 1)
+          const { topic, partition } = batch
+          const appRuns = apps.record({
+            groupId: deps.groupId,
+            topic,
+            partition,
+            firstOffset,
+            nextOffset: lastOffset + 1,
+          })
+          if (appRuns) tx.recordAppRuns(appRuns)
         }
         const outboxAdded = records.length > 0 ? tx.addToOutbox(records) : null
         outboxAdded?.catch(() => {})
@@ -151,6 +177,7 @@ export function createIngestBatchHandler(deps: IngestDeps): IngestBatchHandler {
       throw new TransactionStepError(step, error)
     }
     if (outcome.outboxId !== null) await publisher.publish(outcome.outboxId, outcome.records)
+    await apps.committed()
     deps.metrics?.observeBatch(outcome.result, (performance.now() - started) / 1000)
     return outcome.result
   }

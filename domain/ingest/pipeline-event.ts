@@ -21,7 +21,7 @@ export interface PipelineEvent {
   timestampWarnings: readonly TimestampWarning[]
 }
 
-const maxEventNameLength = 200
+export const maxEventNameLength = 200
 
 /** Rebuilds the event as PostHog's ingestion does: `{...JSON.parse(data), ...outer fields}`. Never throws. */
 export function parseCommand(
@@ -94,7 +94,7 @@ const noWarnings: readonly TimestampWarning[] = []
 const replacement = '\uFFFD'
 
 /** A copy with every NUL in strings and keys replaced by U+FFFD, as PostHog's ingestion does. */
-function withoutNul(value: unknown): unknown {
+export function withoutNul(value: unknown): unknown {
   if (typeof value === 'string') return value.replaceAll('\0', replacement)
   if (Array.isArray(value)) return value.map(withoutNul)
   if (!isObject(value)) return value

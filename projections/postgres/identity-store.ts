@@ -101,6 +101,7 @@ export function postgresIdentityStore(
     },
     async reset() {
       cache.forget()
+      // apps, their versions and app_runs are configuration and history a replay reads: kept
       await sql`TRUNCATE persons, person_distinct_ids, personless_distinct_ids, group_type_mappings, groups,
         person_merges, consumer_offsets, ingest_batches, fact_outbox`.execute(db)
     },
@@ -193,6 +194,13 @@ function identityTransaction(
     },
     async deleteOutbox(ids) {
       if (ids.length > 0) outboxDeletes.push(outboxDeletion(ids))
+    },
+    recordAppRuns(record) {
+      offsetWrites.push(
+        sql`INSERT INTO app_runs (group_id, topic, partition, first_offset, next_offset, runs, failures)
+          VALUES (${record.groupId}, ${record.topic}, ${record.partition}, ${record.firstOffset},
+            ${record.nextOffset}, ${JSON.stringify(record.runs)}::jsonb, ${JSON.stringify(record.failures)}::jsonb)`,
+      )
     },
     async addToOutbox(records) {
       const { rows } = await withWrites(

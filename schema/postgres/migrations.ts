@@ -182,4 +182,54 @@ export const postgresMigrations: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 8,
+    name: 'apps: their versions, what ingest ran of them per batch, and their logs',
+    statements: [
+      // An app is deleted by a mark: replays still run the versions that ran before.
+      `CREATE TABLE apps (
+        id serial PRIMARY KEY,
+        team_id integer NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+        version integer NOT NULL DEFAULT 1,
+        enabled boolean NOT NULL DEFAULT true,
+        run_order integer NOT NULL,
+        deleted boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX apps_team ON apps (team_id, run_order, id) WHERE NOT deleted',
+      // Everything that decides what an app does to an event, per version, never changed once written.
+      `CREATE TABLE app_versions (
+        app_id integer NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        version integer NOT NULL,
+        name text NOT NULL,
+        source text NOT NULL,
+        config jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (app_id, version)
+      )`,
+      // Which app versions ran on a range of the command log, and which failed on which event:
+      // written in the batch's transaction, read by replays, never emptied by them.
+      `CREATE TABLE app_runs (
+        seq bigserial PRIMARY KEY,
+        group_id text NOT NULL,
+        topic text NOT NULL,
+        partition integer NOT NULL,
+        first_offset bigint NOT NULL,
+        next_offset bigint NOT NULL,
+        runs jsonb NOT NULL,
+        failures jsonb NOT NULL
+      )`,
+      `CREATE TABLE app_logs (
+        id bigserial PRIMARY KEY,
+        app_id integer NOT NULL REFERENCES apps (id) ON DELETE CASCADE,
+        team_id integer NOT NULL,
+        timestamp timestamptz NOT NULL,
+        level text NOT NULL,
+        message text NOT NULL,
+        event_uuid uuid
+      )`,
+      'CREATE INDEX app_logs_app ON app_logs (app_id, id)',
+    ],
+  },
 ]

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely'
+import type { AppConfig, AppLogLevel, AppVersionKey, RecordedAppFailure } from '../apps.ts'
 import type { FlagFilters } from '../flags.ts'
 
 /** Kysely's view of the Postgres projection (see migrations.ts). */
@@ -89,6 +90,44 @@ export interface PostgresTables {
     distinct_id: string
     feature_flag_key: string
     hash_key: string
+  }
+  apps: {
+    id: Generated<number>
+    team_id: number
+    /** The current version (app_versions). */
+    version: Generated<number>
+    enabled: Generated<boolean>
+    run_order: number
+    deleted: Generated<boolean>
+    created_at: ColumnType<Date, never, never>
+    updated_at: ColumnType<Date, never, string>
+  }
+  app_versions: {
+    app_id: number
+    version: number
+    name: string
+    source: string
+    config: ColumnType<AppConfig, string, string>
+    created_at: ColumnType<Date, never, never>
+  }
+  app_runs: {
+    seq: Generated<number>
+    group_id: string
+    topic: string
+    partition: number
+    first_offset: number
+    next_offset: number
+    runs: ColumnType<{ teamId: number; apps: AppVersionKey[] }[], string, string>
+    failures: ColumnType<RecordedAppFailure[], string, string>
+  }
+  app_logs: {
+    id: Generated<number>
+    app_id: number
+    team_id: number
+    timestamp: ColumnType<Date, string, string>
+    level: AppLogLevel
+    message: string
+    event_uuid: string | null
   }
   fact_outbox: {
     id: Generated<number>
