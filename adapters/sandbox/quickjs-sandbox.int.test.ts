@@ -39,7 +39,7 @@ async function withApp<T>(
 }
 
 /** The event an app returned, parsed; fails the test for any other outcome. */
-function returned(outcome: AppRunOutcome): typeof event & Record<string, unknown> {
+function returned(outcome: AppRunOutcome): { event: string; properties: Record<string, unknown> } {
   if (outcome.kind !== 'returned') throw new Error(`expected an event, got ${JSON.stringify(outcome)}`)
   return JSON.parse(outcome.eventJson)
 }
