@@ -16,51 +16,54 @@ const connections = 16
 /**
  * Capture throughput against a bare fastify server that parses the same JSON and answers 200, in
  * the same run: 50-event batches to /batch/ and single events to /e/, 16 concurrent connections.
- * sluice runs the capture role alone, so the figure is capture's own cost (every 200 means the
- * events are fsynced in the command log). CPU per request is the server process's, all threads
- * (Linux only). Then two parts of that cost alone: capture's very records appended straight to
- * the embedded log (the ceiling the durable log sets, and an append's CPU), and capture's own work
- * on the request — decoding, checking, normalising, serialising — with no HTTP and no log.
+ * sluice is measured as a user starts it — `sluice start`, every role in one process, so ingest,
+ * the projector and the API run beside capture on the same two cores — with capture on a thread
+ * of its own (the default) and on the main thread (SLUICE_CAPTURE_THREAD=off); then the capture
+ * role alone. Every 200 means the events are fsynced in the command log. CPU per request is the
+ * server process's, all threads (Linux only). Then two parts of capture's cost alone: its very
+ * records appended straight to the embedded log (the ceiling the durable log sets, and an append's
+ * CPU), and its own work on the request — decoding, checking, normalising, serialising — with no
+ * HTTP and no log.
  */
 export async function captureBench(): Promise<void> {
   const rows: (string | number)[][] = []
-  const baseline = await startChild(['--import', 'tsx', 'bench/bare-fastify.ts'], /listening on (\S+)/)
-  const sluice = await startSluiceChild(['--roles', 'capture'])
-  try {
-    for (const shape of ['batch', 'single'] as const) {
-      const eventsPerRequest = shape === 'batch' ? 50 : 1
-      const path = shape === 'batch' ? '/batch/' : '/e/'
-      const body = JSON.stringify(payload(shape, sluice.token))
-      process.stdout.write(`${shape}: bare fastify ${durationSeconds}s… `)
-      const bare = await load(baseline, `${baseline.url}${path}`, body)
-      process.stdout.write(`sluice ${durationSeconds}s… `)
-      const ours = await load(sluice.server, `${sluice.server.url}${path}`, body)
-      console.log('done')
-      for (const [name, { result, cpuMicrosPerRequest }] of [
-        ['bare fastify', bare],
-        ['sluice capture', ours],
-      ] as const) {
-        rows.push([
-          `${shape === 'batch' ? '50-event batch' : 'single event'} — ${name}`,
-          Math.round(result.requests.average),
-          Math.round(result.requests.average * eventsPerRequest),
-          `${result.latency.p99} ms`,
-          cpuMicrosPerRequest === null ? '—' : `${Math.round(cpuMicrosPerRequest)} µs`,
-          result.non2xx,
-        ])
-      }
-      rows.push([
-        `${shape} ratio sluice / bare`,
-        (ours.result.requests.average / bare.result.requests.average).toFixed(2),
-        '',
-        '',
-        '',
-        '',
-      ])
-    }
-  } finally {
-    await sluice.server.stop()
+  const servers: { name: string; args: string[]; env: NodeJS.ProcessEnv }[] = [
+    { name: 'sluice start, capture thread', args: [], env: {} },
+    { name: 'sluice start, capture on the main thread', args: [], env: { SLUICE_CAPTURE_THREAD: 'off' } },
+    { name: 'capture role alone', args: ['--roles', 'capture'], env: {} },
+  ]
+  for (const shape of ['batch', 'single'] as const) {
+    const eventsPerRequest = shape === 'batch' ? 50 : 1
+    const path = shape === 'batch' ? '/batch/' : '/e/'
+    const label = shape === 'batch' ? '50-event batch' : 'single event'
+    const baseline = await startChild(['--import', 'tsx', 'bench/bare-fastify.ts'], /listening on (\S+)/)
+    process.stdout.write(`${shape}: bare fastify ${durationSeconds}s… `)
+    const bare = await load(baseline, `${baseline.url}${path}`, JSON.stringify(payload(shape, 'phc_bench')))
     await baseline.stop()
+    rows.push(loadRow(`${label} — bare fastify`, bare, eventsPerRequest))
+    for (const { name, args, env } of servers) {
+      const sluice = await startSluiceChild(args, env)
+      try {
+        process.stdout.write(`${name} ${durationSeconds}s… `)
+        const ours = await load(
+          sluice.server,
+          `${sluice.server.url}${path}`,
+          JSON.stringify(payload(shape, sluice.token)),
+        )
+        rows.push(loadRow(`${label} — ${name}`, ours, eventsPerRequest))
+        rows.push([
+          `  ratio to bare`,
+          (ours.result.requests.average / bare.result.requests.average).toFixed(2),
+          '',
+          '',
+          '',
+          '',
+        ])
+      } finally {
+        await sluice.server.stop()
+      }
+    }
+    console.log('done')
   }
   // The ceiling the durable log sets, with no HTTP and no capture work: the same appends, made directly.
   for (const shape of ['batch', 'single'] as const) {
@@ -178,6 +181,21 @@ function payload(shape: 'batch' | 'single', token: string) {
     batch: Array.from({ length: 50 }, (_, i) => event(i)),
     sent_at: '2026-11-25T00:00:00.000Z',
   }
+}
+
+function loadRow(
+  name: string,
+  { result, cpuMicrosPerRequest }: Awaited<ReturnType<typeof load>>,
+  eventsPerRequest: number,
+) {
+  return [
+    name,
+    Math.round(result.requests.average),
+    Math.round(result.requests.average * eventsPerRequest),
+    `${result.latency.p99} ms`,
+    cpuMicrosPerRequest === null ? '—' : `${Math.round(cpuMicrosPerRequest)} µs`,
+    result.non2xx,
+  ]
 }
 
 /** Load for the configured time; with it, the server's CPU time (all threads) per request answered. */

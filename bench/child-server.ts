@@ -19,8 +19,13 @@ export async function startChild(
   args: string[],
   urlPattern: RegExp,
   cleanup?: () => Promise<void>,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<ChildServer> {
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   let output = ''
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -52,7 +57,7 @@ export async function startChild(
 }
 
 /** `sluice start` on a fresh data dir; returns the server and the default project's credentials. */
-export async function startSluiceChild(extraArgs: string[] = []) {
+export async function startSluiceChild(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'))
   const server = await startChild(
     [
@@ -67,6 +72,7 @@ export async function startSluiceChild(extraArgs: string[] = []) {
     ],
     /running at (\S+)[\s\S]*Press Ctrl\+C/,
     () => rm(dataDir, { recursive: true, force: true }),
+    env,
   )
   const token = /project token:\s+(\S+)/.exec(server.output)?.[1]
   const key = /personal API key:\s+(\S+)/.exec(server.output)?.[1]

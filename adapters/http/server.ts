@@ -1,9 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify'
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client'
 import type { Logger } from '../../ports/logger.ts'
 import type { SluiceMetrics } from '../metrics/metrics.ts'
 import { type ApiRouteDeps, apiRoutes } from './api-routes.ts'
 import { type AppRouteDeps, appRoutes } from './apps-routes.ts'
 import { type CaptureRouteDeps, captureRoutes } from './capture-routes.ts'
+import { consoleRoutes } from './console-routes.ts'
 import { sendError, toHttpError } from './errors.ts'
 import { type FlagDefinitionRouteDeps, flagDefinitionRoutes } from './flag-definitions-routes.ts'
 import { type FlagsRouteDeps, flagsRoutes } from './flags-routes.ts'
@@ -29,10 +31,20 @@ export interface HttpServerDeps {
   /** The flag API and the definitions posthog-node polls. */
   flagDefinitions?: FlagDefinitionRouteDeps
   operations?: OperationsRouteDeps
+  /** The operator console's page and assets (the page calls the API with its user's key). */
+  console?: boolean
+  /** Metrics kept elsewhere (the capture thread's), served with this process's own. */
+  moreMetrics?: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>
 }
 
-/** The HTTP face of sluice: health and metrics always; capture and the API when those roles run here. */
-export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
+/**
+ * A fastify instance with sluice's error handling: every error a JSON body from the catalogue, a 503
+ * logged once per code every 30 s, a defect logged with its stack, every answer counted.
+ */
+export function createHttpApp(
+  logger: Logger,
+  metrics: Pick<SluiceMetrics, 'observeRequest'>,
+): FastifyInstance {
   const app = Fastify({ logger: false, return503OnClosing: true, forceCloseConnections: 'idle' })
 
   // A dependency that is away turns every request into a 503 the clients retry: one line per code
@@ -44,12 +56,12 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       const now = Date.now()
       if (now - (unavailableLoggedAt.get(httpError.code) ?? 0) >= 30_000) {
         unavailableLoggedAt.set(httpError.code, now)
-        deps.logger.warn(
+        logger.warn(
           { code: httpError.code, url: request.url.split('?')[0] },
           `answering 503 until it passes: ${httpError.detail}`,
         )
       }
-    } else if (httpError.status >= 500) deps.logger.error({ err: error, url: request.url }, 'request failed')
+    } else if (httpError.status >= 500) logger.error({ err: error, url: request.url }, 'request failed')
     return sendError(reply, httpError)
   })
   app.setNotFoundHandler((request, reply) =>
@@ -60,8 +72,14 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     }),
   )
   app.addHook('onResponse', async (request, reply) => {
-    deps.metrics.observeRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode)
+    metrics.observeRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode)
   })
+  return app
+}
+
+/** The HTTP face of sluice: health and metrics always; capture and the API when those roles run here. */
+export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
+  const app = createHttpApp(deps.logger, deps.metrics)
 
   app.get('/_liveness', async () => ({ status: 'ok' }))
   app.get('/_readiness', async (_request, reply) => {
@@ -71,7 +89,10 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   })
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', deps.metrics.registry.contentType)
-    return deps.metrics.registry.metrics()
+    if (deps.moreMetrics === undefined) return deps.metrics.registry.metrics()
+    // another thread's counters, added to this one's (same names sum up, as across cluster workers)
+    const all = [await deps.metrics.registry.getMetricsAsJSON(), await deps.moreMetrics()]
+    return AggregatorRegistry.aggregate(all).metrics()
   })
 
   const capture = deps.capture
@@ -89,5 +110,6 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   if (flagDefinitions) await app.register(async (scope) => flagDefinitionRoutes(scope, flagDefinitions))
   const operations = deps.operations
   if (operations) await app.register(async (scope) => operationsRoutes(scope, operations))
+  if (deps.console) await app.register(consoleRoutes)
   return app
 }

@@ -24,13 +24,20 @@ export interface SluiceMetrics {
   observeRequest(route: string, status: number): void
 }
 
-/**
- * @param consumerLag read at every scrape: how far each consumer group of the process is behind the
- * end of each partition it reads
- */
-export function createMetrics(consumerLag: () => Promise<ConsumerLag[]> = async () => []): SluiceMetrics {
+export interface MetricsOptions {
+  /** Read at every scrape: how far each consumer group of the process is behind each partition it reads. */
+  consumerLag?: () => Promise<ConsumerLag[]>
+  /**
+   * The process's own figures (CPU, memory, event loop). A second thread of the process leaves
+   * them out: the main thread reports them, and its scrape adds the other thread's counters.
+   */
+  processMetrics?: boolean
+}
+
+export function createMetrics(options: MetricsOptions = {}): SluiceMetrics {
+  const consumerLag = options.consumerLag ?? (async () => [])
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: 'sluice_' })
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'sluice_' })
   const requests = new Counter({
     name: 'sluice_http_requests_total',
     help: 'HTTP requests answered, by route and status',

@@ -23,9 +23,17 @@ export function postgresConfig(config: SluiceConfig): PostgresConfig {
     : { kind: 'pg', url: config.postgresUrl }
 }
 
-export async function openLog(config: SluiceConfig, logger: Logger): Promise<Log> {
+/**
+ * @param topicsWrittenElsewhere topics another thread of the process appends to (the embedded log
+ * has one writer per topic; Kafka needs no such care)
+ */
+export async function openLog(
+  config: SluiceConfig,
+  logger: Logger,
+  topicsWrittenElsewhere: readonly string[] = [],
+): Promise<Log> {
   if (config.kafkaBrokers === null)
-    return createEmbeddedLog({ path: embeddedPaths(config.dataDir).log, logger })
+    return createEmbeddedLog({ path: embeddedPaths(config.dataDir).log, logger, topicsWrittenElsewhere })
   return createKafkaLog({
     brokers: config.kafkaBrokers,
     clientId: 'sluice',

@@ -30,6 +30,11 @@ export interface SluiceConfig {
   logLevel: LogLevel
   /** What each user app may use per event, and how many failed events in a row disable it. */
   apps: { memoryMb: number; timeoutMs: number; disableAfterFailures: number }
+  /**
+   * Capture on a thread of its own when it shares the process with other roles (capture-thread.ts);
+   * SLUICE_CAPTURE_THREAD=off keeps it on the main thread (to measure what the thread is worth).
+   */
+  captureThread: boolean
 }
 
 /** What the command line gives: every value as typed, absent when not given. */
@@ -66,6 +71,7 @@ export const defaults = {
   // (isolated-vm: 128 MB, 4–5 s): a transformation needs microseconds, and an app that loops holds
   // its ingest partition up for the whole time, until it disables itself.
   apps: { memoryMb: 64, timeoutMs: 1000, disableAfterFailures: 10 },
+  captureThread: true,
 } as const
 
 /** The apps' settings, taken from the environment only (no option on the command line). */
@@ -154,6 +160,14 @@ export function resolveConfig(
       : /^\d+(\.\d+)?$/.test(waitSetting.value.trim())
         ? Number(waitSetting.value)
         : refuse(waitSetting, 'seconds, such as 60')
+  const captureThreadSetting = env.SLUICE_CAPTURE_THREAD
+  const captureThread =
+    captureThreadSetting === undefined || captureThreadSetting === ''
+      ? defaults.captureThread
+      : ['on', 'true', '1'].includes(captureThreadSetting) ||
+        (['off', 'false', '0'].includes(captureThreadSetting)
+          ? false
+          : refuse({ value: captureThreadSetting, from: 'SLUICE_CAPTURE_THREAD' }, 'on or off'))
   const prefix = given('kafkaPrefix')
   const logLevel = env.SLUICE_LOG_LEVEL || defaults.logLevel
   if (!(logLevels as readonly string[]).includes(logLevel))
@@ -189,6 +203,7 @@ export function resolveConfig(
     waitSeconds,
     logFormat: oneOf('logFormat', logFormats, defaults.logFormat),
     logLevel: logLevel as LogLevel,
+    captureThread,
     apps: {
       memoryMb: fromEnvironment(
         appEnvironment.memoryMb,

@@ -3,6 +3,12 @@ import type { Logger } from '../../ports/logger.ts'
 import type { SluiceConfig } from './config.ts'
 import { formatLogLine } from './log-lines.ts'
 
+/** `auto` made definite: pretty on a terminal — for a thread whose own stderr is not one. */
+export function resolvedLogFormat(config: Pick<SluiceConfig, 'logFormat'>): 'pretty' | 'json' {
+  if (config.logFormat !== 'auto') return config.logFormat
+  return process.stderr.isTTY === true ? 'pretty' : 'json'
+}
+
 /**
  * Structured logs on stderr, quiet by default (warnings and errors; SLUICE_LOG_LEVEL=info for
  * more): readable lines on a terminal, JSON lines for a machine — when stderr is not a terminal, or
@@ -12,8 +18,7 @@ export function createLogger(
   config: Pick<SluiceConfig, 'logLevel' | 'logFormat'>,
 ): Logger & { level: string } {
   const level = config.logLevel
-  const pretty =
-    config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stderr.isTTY === true)
+  const pretty = resolvedLogFormat(config) === 'pretty'
   if (!pretty)
     return pino(
       { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },

@@ -31,6 +31,8 @@ export interface OpenOptions {
   createDatabase?: boolean
   /** Ctrl-C: stops waiting for a server that is away. */
   signal?: AbortSignal
+  /** Topics of the log another thread of the process appends to (`sluice start`'s capture thread). */
+  topicsWrittenElsewhere?: readonly string[]
 }
 
 type Opened<Needed extends boolean, T> = Needed extends true ? T : Needed extends false ? null : T | null
@@ -120,7 +122,7 @@ export async function openBackends<const N extends BackendNeeds>(
     let log: Log | null = null
     if (needs.log) {
       interruptible()
-      const opened = await openLog(config, logger).catch((error: unknown) => {
+      const opened = await openLog(config, logger, options.topicsWrittenElsewhere).catch((error: unknown) => {
         throw asDataDirError(config.dataDir, error)
       })
       log = opened

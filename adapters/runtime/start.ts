@@ -22,7 +22,9 @@ import { buildHttpServer } from '../http/server.ts'
 import { createMetrics } from '../metrics/metrics.ts'
 import { openApps } from './apps.ts'
 import { describeBackends } from './backends.ts'
+import { type CaptureThread, startCaptureThread } from './capture-thread.ts'
 import { needsClickHouse, type SluiceConfig } from './config.ts'
+import { resolvedLogFormat } from './logger.ts'
 import { openBackends } from './open-backends.ts'
 import { createPersonalApiKey, createProject, ensureDefaultProject, UnknownProjectError } from './projects.ts'
 import { ShutdownSteps } from './shutdown-steps.ts'
@@ -58,10 +60,20 @@ export async function startSluice(
   logUnhandledRejections(logger)
   // Said before anything slow is opened: a port in use is known at once.
   await ensurePortIsFree(config)
+  const roles = new Set(config.roles)
+  // Capture shares the process with other roles: it gets a thread of its own, which writes the
+  // command log (capture-thread.ts).
+  const captureThread = roles.has('capture') && roles.size > 1 && config.captureThread
   const backends = await openBackends(
     config,
     { log: true, clickhouse: needsClickHouse(config) },
-    { command: 'sluice start', logger, createDataDir: true, signal: options.signal },
+    {
+      command: 'sluice start',
+      logger,
+      createDataDir: true,
+      signal: options.signal,
+      topicsWrittenElsewhere: captureThread ? [Topics.commands] : [],
+    },
   )
   const steps = new ShutdownSteps()
   const stop = async (stillWaiting?: (what: string) => void) => {
@@ -72,12 +84,11 @@ export async function startSluice(
     const { lock, db, log, clickhouse, postgres: database } = backends
     const projects = postgresProjectStore(db)
     const { credentials, created } = await ensureDefaultProject(projects)
-    const roles = new Set(config.roles)
 
     const roleGroups: ConsumerGroup[] = []
     if (roles.has('ingest')) roleGroups.push(ingestGroupId)
     if (roles.has('project') && clickhouse) roleGroups.push(projectorGroupId)
-    const metrics = createMetrics(() => consumerLag(log, roleGroups))
+    const metrics = createMetrics({ consumerLag: () => consumerLag(log, roleGroups) })
     const health = createConsumerHealth({ logger, now: () => new Date(), onFailure: metrics.consumerFailed })
     const tokens = createTokenCache(projects)
     const flagStore = postgresFlagStore(db)
@@ -134,13 +145,18 @@ export async function startSluice(
       steps.add('the projector (its insert in hand)', () => projector.stop())
     }
 
+    // Set once capture's thread runs: appends to the command log then go through it.
+    let thread: CaptureThread | null = null
+    const commandLog = () => thread?.log ?? log
     const server: FastifyInstance = await buildHttpServer({
       logger,
       metrics,
+      moreMetrics: captureThread ? async () => (thread ? thread.metrics() : []) : undefined,
       readiness: {
         async check() {
           const status: Record<string, boolean> = {}
           for (const role of roles) status[role] = !failures.includes(role)
+          if (captureThread) status.capture = thread?.running() === true
           if (roles.has('ingest')) status.ingest = status.ingest !== false && !health.failing(ingestGroupId)
           if (roles.has('project'))
             status.project = status.project !== false && !health.failing(projectorGroupId)
@@ -152,7 +168,10 @@ export async function startSluice(
           return status
         },
       },
-      capture: roles.has('capture') ? { intake: createCommandIntake({ tokens, log, logger }) } : undefined,
+      capture:
+        roles.has('capture') && !captureThread
+          ? { intake: createCommandIntake({ tokens, log, logger }) }
+          : undefined,
       remoteConfig: roles.has('capture')
         ? {
             tokens,
@@ -175,6 +194,7 @@ export async function startSluice(
       apps: roles.has('api')
         ? { projects, store: apps.store, sandbox: apps.sandbox, changed: apps.changed }
         : undefined,
+      console: roles.has('api'),
       api:
         roles.has('api') && clickhouse
           ? { projects, clickhouse, db, projectChanged: (project) => tokens.forget(project.apiToken) }
@@ -193,7 +213,7 @@ export async function startSluice(
         projectOfToken: async (token) => (await tokens.resolve(token))?.id ?? null,
         deadLetters: {
           list: () => listDeadLetters(log, replays),
-          replay: (ids) => replayDeadLetters(log, replays, new Date(), ids),
+          replay: (ids) => replayDeadLetters(commandLog(), replays, new Date(), ids),
         },
         status: async () =>
           ingestionStatus({
@@ -212,10 +232,24 @@ export async function startSluice(
       await server.close()
       clearTimeout(cut)
     })
-    await server.listen({ host: config.host, port: config.port })
-    const address = server.server.address()
-    const port = typeof address === 'object' && address ? address.port : config.port
-    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+    let url: string
+    if (captureThread) {
+      // this thread's server answers on loopback what the capture thread forwards to it
+      await server.listen({ host: '127.0.0.1', port: 0 })
+      const started = await startCaptureThread({
+        config: { ...config, logFormat: resolvedLogFormat(config) },
+        forwardTo: urlOf('127.0.0.1', listeningPort(server)),
+        log,
+        projects,
+        logger,
+      })
+      thread = started
+      steps.add('the capture thread (the requests in hand)', () => started.stop())
+      url = started.url
+    } else {
+      await server.listen({ host: config.host, port: config.port })
+      url = urlOf(config.host, listeningPort(server))
+    }
     lock?.setUrl(url)
     options.signal?.throwIfAborted()
     return {
@@ -245,6 +279,16 @@ async function ensurePortIsFree(config: SluiceConfig): Promise<void> {
     probe.listen({ host: config.host, port: config.port, exclusive: true }, () => resolve())
   })
   await new Promise((resolve) => probe.close(resolve))
+}
+
+function listeningPort(server: FastifyInstance): number {
+  const address = server.server.address()
+  if (typeof address !== 'object' || address === null) throw new Error('the HTTP server does not listen')
+  return address.port
+}
+
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
 function watch(done: Promise<void>, role: string, failures: string[], logger: Logger) {

@@ -14,7 +14,7 @@ export interface TokenCache {
  * project created a moment ago is found quickly.
  */
 export function createTokenCache(
-  store: ProjectStore,
+  store: Pick<ProjectStore, 'findByToken'>,
   options: { ttlMs?: number; unknownTtlMs?: number; now?: () => number } = {},
 ): TokenCache {
   const ttlMs = options.ttlMs ?? 30_000

@@ -29,8 +29,25 @@ interface StoredBatch {
 export interface EmbeddedLogOptions {
   path: string
   logger?: Logger
-  /** How often a consumer looks for records appended by another process. */
+  /** How often a consumer looks for records appended by another thread or process. */
   pollIntervalMs?: number
+  /**
+   * Topics another thread of this process appends to (capture's thread writes the command log).
+   * Offsets are assigned in memory, so each topic has one writer: appending to these here throws.
+   */
+  topicsWrittenElsewhere?: readonly string[]
+}
+
+export function isEmbeddedLog(log: Log): log is EmbeddedLog {
+  return 'noticeAppend' in log
+}
+
+/** The embedded log, and what threads sharing its data dir tell each other. */
+export interface EmbeddedLog extends Log {
+  /** Another thread appended to a partition: consumers here look at once instead of at their next poll. */
+  noticeAppend(topic: string, partition: number): void
+  /** Hears of every append made here, once it is durable. */
+  onAppend(listener: (topic: string, partition: number) => void): void
 }
 
 const lastOffset = Number.MAX_SAFE_INTEGER
@@ -38,16 +55,20 @@ const lastOffset = Number.MAX_SAFE_INTEGER
 /**
  * Kafka's model — topics, partitions, offsets, consumer groups — in an LMDB environment in the
  * data dir. Appends queued in the same event turn share one LMDB transaction and one fsync (group
- * commit), and `append` resolves only once they are on disk. Offsets are assigned in memory, so one
- * process appends at a time (the data dir lock guarantees it).
+ * commit), and `append` resolves only once they are on disk. Offsets are assigned in memory, so
+ * each topic has one writer: one process holds the data dir (its lock), and within it one thread
+ * appends to each topic (`topicsWrittenElsewhere`). Reads, end offsets and consumer positions come from
+ * disk, so any thread sees what another committed.
  */
-export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
+export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
   const root: RootDatabase = open({ path: options.path, compression: false })
   const batches: Database<StoredBatch, BatchKey> = root.openDB({ name: 'record_batches' })
   const offsets: Database<number, OffsetKey> = root.openDB({ name: 'consumer_offsets' })
   const topics: Database<TopicSpec, string> = root.openDB({ name: 'topics' })
   const nextOffsets = new Map<string, number>()
+  const writtenElsewhere = new Set(options.topicsWrittenElsewhere ?? [])
   const appended = new EventEmitter().setMaxListeners(0)
+  const appendListeners: ((topic: string, partition: number) => void)[] = []
   const subscriptions = new Set<Subscription>()
   const pollIntervalMs = options.pollIntervalMs ?? 50
   let roundRobin = 0
@@ -66,19 +87,24 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
     return partitions
   }
 
+  /** The offset after the last record on disk. */
+  const endOnDisk = (topic: string, partition: number): number => {
+    for (const { key, value } of batches.getRange({
+      start: [topic, partition, lastOffset],
+      end: [topic, partition, -1],
+      reverse: true,
+      limit: 1,
+    })) {
+      return (key as BatchKey)[2] + value.records.length
+    }
+    return 0
+  }
+  /** The next offset to append at: this thread is the topic's one writer, so it is kept in memory. */
   const nextOffset = (topic: string, partition: number): number => {
     const id = `${topic}\u0000${partition}`
     let next = nextOffsets.get(id)
     if (next === undefined) {
-      next = 0
-      for (const { key, value } of batches.getRange({
-        start: [topic, partition, lastOffset],
-        end: [topic, partition, -1],
-        reverse: true,
-        limit: 1,
-      })) {
-        next = (key as BatchKey)[2] + value.records.length
-      }
+      next = endOnDisk(topic, partition)
       nextOffsets.set(id, next)
     }
     return next
@@ -130,6 +156,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
 
     async append(topic, records: LogRecord[]) {
       if (closed) throw new LogUnavailableError('the embedded log is closed', { topic })
+      if (writtenElsewhere.has(topic)) throw new Error(`${topic} is appended to by another thread`)
       if (records.length === 0) return
       const partitions = partitionsOf(topic)
       const byPartition = new Map<number, StoredRecord[]>()
@@ -158,7 +185,18 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
         nextOffsets.clear()
         throw new LogUnavailableError(`appending to ${topic} failed`, { topic, cause: error })
       }
-      for (const partition of touched) appended.emit(`${topic}\u0000${partition}`)
+      for (const partition of touched) {
+        appended.emit(`${topic}\u0000${partition}`)
+        for (const listener of appendListeners) listener(topic, partition)
+      }
+    },
+
+    noticeAppend(topic, partition) {
+      appended.emit(`${topic}\u0000${partition}`)
+    },
+
+    onAppend(listener) {
+      appendListeners.push(listener)
     },
 
     subscribe(subscribeOptions) {
@@ -192,7 +230,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): Log {
     async endOffsets(topic) {
       const result = new Map<number, number>()
       for (let partition = 0; partition < partitionsOf(topic); partition++)
-        result.set(partition, nextOffset(topic, partition))
+        result.set(partition, endOnDisk(topic, partition))
       return result
     },
 

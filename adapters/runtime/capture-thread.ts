@@ -1,0 +1,127 @@
+import { Worker } from 'node:worker_threads'
+import type { Log, LogRecord } from '../../ports/log.ts'
+import type { Logger } from '../../ports/logger.ts'
+import type { Project, ProjectStore } from '../../ports/projects.ts'
+import { Topics } from '../../schema/topics.ts'
+import { isEmbeddedLog } from '../log/embedded/embedded-log.ts'
+import type { createMetrics } from '../metrics/metrics.ts'
+import type { SluiceConfig } from './config.ts'
+import { threadRpc } from './thread-rpc.ts'
+
+/** What the capture thread starts from. */
+export interface CaptureWorkerData {
+  config: SluiceConfig
+  /** The main thread's own server, on a loopback port: where everything but capture is answered. */
+  forwardTo: string
+}
+
+/** What the main thread answers the capture thread. */
+export type MainThreadCalls = {
+  findByToken(token: string): Promise<Project | undefined>
+  appended(topic: string, partition: number): void
+  listening(port: number): void
+}
+
+/** What the capture thread answers the main thread. */
+export type CaptureThreadCalls = {
+  append(topic: string, records: LogRecord[]): Promise<void>
+  metrics(): ReturnType<ReturnType<typeof createMetrics>['registry']['getMetricsAsJSON']>
+  stop(): Promise<void>
+}
+
+export interface CaptureThread {
+  url: string
+  /** A log for this thread whose appends to the command log go through the capture thread, their one writer. */
+  log: Log
+  metrics(): ReturnType<CaptureThreadCalls['metrics']>
+  /** Whether the thread runs (it is started again if it ends on its own). */
+  running(): boolean
+  stop(): Promise<void>
+}
+
+// A worker starts from JavaScript: it registers the TypeScript loader the CLI runs under, then
+// loads the capture thread's module.
+const bootstrap = `
+const { register } = await import('tsx/esm/api')
+register()
+await import(${JSON.stringify(new URL('./capture-worker.ts', import.meta.url).href)})
+`
+
+/**
+ * Capture on a thread of its own, so ingest, the projector and the API — which share the main
+ * thread — never hold up its event loop. It listens on the public port, answers capture's routes
+ * there, appends to the command log itself (the embedded log's one writer of that topic: offsets
+ * are assigned in memory) and forwards everything else to the main thread's server on `forwardTo`.
+ * Token lookups come to the main thread, which holds Postgres; appends are announced to the main
+ * thread's log, so ingest sees them at once.
+ */
+export async function startCaptureThread(options: {
+  config: SluiceConfig
+  forwardTo: string
+  log: Log
+  projects: Pick<ProjectStore, 'findByToken'>
+  logger: Logger
+}): Promise<CaptureThread> {
+  const { config, log, logger } = options
+  let stopping = false
+  let current = await launch()
+
+  async function launch() {
+    const worker = new Worker(bootstrap, {
+      eval: true,
+      workerData: { config, forwardTo: options.forwardTo } satisfies CaptureWorkerData,
+    })
+    let listening: (port: number) => void = () => {}
+    const started = new Promise<number>((resolve, reject) => {
+      listening = resolve
+      worker.once('error', reject)
+      worker.once('exit', (code) =>
+        reject(new Error(`the capture thread ended (exit code ${code}) before it listened`)),
+      )
+    })
+    const rpc = threadRpc<CaptureThreadCalls>(worker, {
+      findByToken: (token: string) => options.projects.findByToken(token),
+      appended: (topic: string, partition: number) => {
+        if (isEmbeddedLog(log)) log.noticeAppend(topic, partition)
+      },
+      listening: (port: number) => listening(port),
+    })
+    const port = await started
+    const launched = { worker, rpc, port, running: true }
+    worker.on('exit', (code) => {
+      launched.running = false
+      rpc.close(new Error('the capture thread ended'))
+      if (stopping) return
+      logger.error({ code }, 'the capture thread ended; starting it again')
+      setTimeout(() => {
+        launch().then(
+          (next) => {
+            current = next
+          },
+          (error: unknown) => logger.error({ err: error }, 'the capture thread could not be started again'),
+        )
+      }, 1000).unref()
+    })
+    return launched
+  }
+
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
+  return {
+    url: `http://${host}:${current.port}`,
+    log: {
+      ...log,
+      append: (topic, records) =>
+        topic === Topics.commands ? current.rpc.call('append', topic, records) : log.append(topic, records),
+    },
+    metrics: () => current.rpc.call('metrics'),
+    running: () => current.running,
+    async stop() {
+      stopping = true
+      if (!current.running) return
+      const ended = new Promise((resolve) => current.worker.once('exit', resolve))
+      await current.rpc.call('stop').catch(() => {})
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 10_000))])
+      await current.worker.terminate()
+    },
+  }
+}
