@@ -165,7 +165,8 @@ export async function ingestBench(): Promise<void> {
   )
 }
 
-function workload(token: string, count: number): CaptureCommand[] {
+/** The mix of events ingest is measured with (also the apps benchmark's). */
+export function workload(token: string, count: number): CaptureCommand[] {
   const commands: CaptureCommand[] = []
   for (let i = 0; i < count; i++) {
     const pick = i % 20
@@ -190,7 +191,7 @@ function workload(token: string, count: number): CaptureCommand[] {
 }
 
 let sequence = 0
-function command(
+export function command(
   token: string,
   event: string,
   distinctId: string,

@@ -2,6 +2,7 @@
  * `npm run bench [-- name…]` runs the benchmarks named (all by default) and prints each one's table.
  * Figures are ratios against a baseline measured in the same run, so they hold on any machine.
  */
+import { appsBench } from './apps.ts'
 import { captureBench } from './capture.ts'
 import { flagsBench } from './flags.ts'
 import { ingestBench } from './ingest.ts'
@@ -16,6 +17,7 @@ const benches: Record<string, () => Promise<void>> = {
   projector: projectorBench,
   production: productionBench,
   flags: flagsBench,
+  apps: appsBench,
 }
 
 const wanted = process.argv.slice(2)
