@@ -4,18 +4,15 @@ import { join } from 'node:path'
 import { getQuickJS } from 'quickjs-emscripten'
 import { createEmbeddedLog } from '../adapters/log/embedded/embedded-log.ts'
 import { openPostgres } from '../adapters/postgres/connect.ts'
-import { createQuickJsSandbox } from '../adapters/sandbox/quickjs-sandbox.ts'
-import { currentAppVersions } from '../commands/apps/app-versions.ts'
-import { createAppsStep } from '../commands/apps/apps-step.ts'
-import { createCompiledApps } from '../commands/apps/compiled-apps.ts'
-import { createEnabledApps } from '../commands/apps/enabled-apps.ts'
+import { openApps } from '../adapters/runtime/apps.ts'
+import { defaults } from '../adapters/runtime/config.ts'
 import { createIngestBatchHandler } from '../commands/ingest/ingest-batch.ts'
 import { createTokenCache } from '../commands/projects/token-cache.ts'
 import { appEventJson, sandboxInputsOf } from '../domain/apps/app-event.ts'
 import { parseCommand } from '../domain/ingest/pipeline-event.ts'
+import type { AppSandbox } from '../ports/apps.ts'
 import type { LogMessage } from '../ports/log.ts'
 import type { Logger } from '../ports/logger.ts'
-import { postgresAppStore } from '../projections/postgres/app-store.ts'
 import { postgresIdentityStore } from '../projections/postgres/identity-store.ts'
 import { postgresProjectStore } from '../projections/postgres/project-store.ts'
 import type { CaptureCommand } from '../schema/command.ts'
@@ -56,14 +53,14 @@ export async function appsBench(): Promise<void> {
   const logDir = mkdtempSync(join(tmpdir(), 'sluice-bench-apps-log-'))
   const db = await openPostgres({ kind: 'pglite', dataDir })
   const log = createEmbeddedLog({ path: logDir })
-  const sandbox = createQuickJsSandbox({ memoryBytes: 64 * 2 ** 20, timeoutMs: 1000 })
-  const compiled = createCompiledApps(sandbox)
+  // as `sluice start` runs apps, with the default limits
+  const apps = openApps(defaults.apps, db)
+  const { sandbox, store } = apps
   try {
     await log.ensureTopics(
       Object.values(Topics).map((name) => ({ name, partitions: 1, retention: 'forever' as const })),
     )
     const projects = postgresProjectStore(db)
-    const store = postgresAppStore(db)
     const handler = createIngestBatchHandler({
       identities: postgresIdentityStore(db, { exclusive: true }),
       tokens: createTokenCache(projects),
@@ -71,14 +68,7 @@ export async function appsBench(): Promise<void> {
       groupId: 'bench',
       logger: quiet,
       now: () => new Date(),
-      apps: createAppsStep({
-        versions: currentAppVersions(createEnabledApps(store)),
-        compiled,
-        store,
-        disableAfterFailures: 10,
-        logger: quiet,
-        now: () => new Date(),
-      }),
+      apps: apps.ingestStep({ logger: quiet }),
     })
     let offset = 0
     const run = async (commands: CaptureCommand[]) => {
@@ -174,9 +164,9 @@ export async function appsBench(): Promise<void> {
       ['app', 'µs per event'],
       rows.map(([name, micros]) => [name as string, (micros as number).toFixed(1)]),
     )
-    await noStateStrategies()
+    await noStateStrategies(sandbox)
   } finally {
-    compiled.disposeAll()
+    apps.close()
     await log.close()
     await db.destroy()
     rmSync(dataDir, { recursive: true, force: true })
@@ -190,7 +180,7 @@ export async function appsBench(): Promise<void> {
  * and sluice's — one context per app version, frozen after set-up, the app's top-level code run again
  * per event (adapters/sandbox/quickjs-sandbox.ts).
  */
-async function noStateStrategies(): Promise<void> {
+async function noStateStrategies(sandbox: AppSandbox): Promise<void> {
   const events = 2000
   const eventJson = JSON.stringify({
     uuid: '0190f0a0-0000-7000-8000-000000000001',
@@ -226,11 +216,7 @@ async function noStateStrategies(): Promise<void> {
   const freshContext = micros(started)
   runtime.dispose()
 
-  const app = await createQuickJsSandbox({ memoryBytes: 64 * 2 ** 20, timeoutMs: 1000 }).compile({
-    source: trivialApp,
-    config: { source: 'bench' },
-    teamId: 1,
-  })
+  const app = await sandbox.compile({ source: trivialApp, config: { source: 'bench' }, teamId: 1 })
   const input = { eventJson, nowMs: 0, randomSeed: [1, 2, 3, 4] as const }
   for (let i = 0; i < events; i++) await app.run(input)
   started = performance.now()

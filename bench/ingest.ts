@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { sql } from 'kysely'
 import { createEmbeddedLog } from '../adapters/log/embedded/embedded-log.ts'
 import { type Db, openPostgres, type PostgresConfig } from '../adapters/postgres/connect.ts'
+import { openApps } from '../adapters/runtime/apps.ts'
+import { defaults } from '../adapters/runtime/config.ts'
 import { createIngestBatchHandler } from '../commands/ingest/ingest-batch.ts'
 import { createTokenCache } from '../commands/projects/token-cache.ts'
 import { emptyIdentityState } from '../domain/identity/state.ts'
@@ -82,6 +84,8 @@ export async function ingestBench(): Promise<void> {
         groupId: 'bench',
         logger: quiet,
         now: () => new Date(),
+        // as `sluice start` runs ingest: the apps step asks for the project's apps, and it has none
+        apps: openApps(defaults.apps, db).ingestStep({ logger: quiet }),
       })
       let offset = 0
       const run = async (commands: CaptureCommand[]) => {

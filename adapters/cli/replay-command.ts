@@ -60,7 +60,7 @@ export async function runReplay(config: SluiceConfig, options: ReplayOptions): P
       if (options.projections.has('postgres')) {
         await identities.reset()
         // the app versions that ran the first time, not those enabled now
-        const apps = openApps(config, db)
+        const apps = openApps(config.apps, db)
         const versions = recordedAppVersions({
           store: apps.store,
           applied,

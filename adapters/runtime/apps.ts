@@ -13,11 +13,11 @@ import type { SluiceConfig } from './config.ts'
  * compiled versions ingest shares across batches, and each project's enabled apps, which this
  * process's API and ingest tell when they change them.
  */
-export function openApps(config: SluiceConfig, db: Db) {
+export function openApps(limits: SluiceConfig['apps'], db: Db) {
   const store = postgresAppStore(db)
   const sandbox = createQuickJsSandbox({
-    memoryBytes: config.apps.memoryMb * 2 ** 20,
-    timeoutMs: config.apps.timeoutMs,
+    memoryBytes: limits.memoryMb * 2 ** 20,
+    timeoutMs: limits.timeoutMs,
   })
   const compiled = createCompiledApps(sandbox)
   const enabled = createEnabledApps(store)
@@ -35,7 +35,7 @@ export function openApps(config: SluiceConfig, db: Db) {
         versions: deps.versions ?? current,
         compiled,
         store,
-        disableAfterFailures: config.apps.disableAfterFailures,
+        disableAfterFailures: limits.disableAfterFailures,
         logger: deps.logger,
         now: () => new Date(),
         metrics: deps.metrics,

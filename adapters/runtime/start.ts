@@ -97,7 +97,7 @@ export async function startSluice(
     // PGlite lives in this process, which holds the data dir: nothing else writes it
     const identities = postgresIdentityStore(db, { exclusive: database.kind === 'pglite' })
     const replays = postgresDeadLetterReplays(db)
-    const apps = openApps(config, db)
+    const apps = openApps(config.apps, db)
     steps.add("the apps' sandboxes", apps.close)
     const failures: string[] = []
 
