@@ -94,6 +94,23 @@ describe('configuration', () => {
     expect(refused({}, { SLUICE_LOG_LEVEL: 'loud' })).toMatch(/^SLUICE_LOG_LEVEL takes trace, debug/)
   })
 
+  it("takes the apps' limits from SLUICE_APP_* only, and refuses one that cannot be right", () => {
+    expect(resolveConfig({}, {}).apps).toEqual({ memoryMb: 64, timeoutMs: 1000, disableAfterFailures: 10 })
+    const env = {
+      SLUICE_APP_MEMORY_MB: '128',
+      SLUICE_APP_TIMEOUT_MS: '250',
+      SLUICE_APP_DISABLE_AFTER_FAILURES: '3',
+    }
+    expect(resolveConfig({}, env).apps).toEqual({ memoryMb: 128, timeoutMs: 250, disableAfterFailures: 3 })
+    expect(() => resolveConfig({}, { SLUICE_APP_TIMEOUT_MS: '5s' })).toThrow(
+      new ConfigError('SLUICE_APP_TIMEOUT_MS takes milliseconds, 10–60000, not "5s"'),
+    )
+    expect(() => resolveConfig({}, { SLUICE_APP_MEMORY_MB: '4' })).toThrow(
+      /SLUICE_APP_MEMORY_MB takes megabytes/,
+    )
+    expect(() => resolveConfig({}, { SLUICE_APP_DISABLE_AFTER_FAILURES: '0' })).toThrow(ConfigError)
+  })
+
   it('names options as a person types them', () => {
     expect(flagOf('dataDir')).toBe('--data-dir')
     expect(flagOf('kafkaPrefix')).toBe('--kafka-prefix')
