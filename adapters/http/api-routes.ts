@@ -14,7 +14,7 @@ import {
 } from '../../projections/clickhouse/queries.ts'
 import { mergesThatShaped } from '../../projections/postgres/merge-audit.ts'
 import type { PostgresTables } from '../../schema/postgres/tables.ts'
-import { authorizedProject } from './auth.ts'
+import { authorizedProject, projectOfKey } from './auth.ts'
 import { httpErrors } from './errors.ts'
 
 export interface ApiRouteDeps {
@@ -38,6 +38,13 @@ export async function apiRoutes(fastify: FastifyInstance, deps: ApiRouteDeps): P
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const projectOf = (request: Parameters<typeof authorizedProject>[0], id: string) =>
     authorizedProject(request, deps.projects, id)
+
+  // PostHog's project list: a key sees its one project, so a client holding only the key (the
+  // console) learns the project's id and token here.
+  app.get('/api/projects/', async (request) => {
+    const project = await projectOfKey(request, deps.projects)
+    return { count: 1, next: null, previous: null, results: [projectSettings(project)] }
+  })
 
   app.get('/api/projects/:id/', { schema: { params: ProjectParams } }, async (request) => {
     return projectSettings(await projectOf(request, request.params.id))
@@ -112,6 +119,7 @@ export async function apiRoutes(fastify: FastifyInstance, deps: ApiRouteDeps): P
         params: ProjectParams,
         querystring: Type.Object({
           distinct_id: Type.Optional(Type.String()),
+          person_id: Type.Optional(Type.String({ format: 'uuid' })),
           event: Type.Optional(Type.String()),
           after: Type.Optional(Type.String()),
           before: Type.Optional(Type.String()),
@@ -125,6 +133,7 @@ export async function apiRoutes(fastify: FastifyInstance, deps: ApiRouteDeps): P
       const results = await listEvents(deps.clickhouse, {
         teamId: project.id,
         distinctId: request.query.distinct_id,
+        personId: request.query.person_id,
         event: request.query.event,
         after: request.query.after,
         before: request.query.before,

@@ -11,6 +11,13 @@ export async function authorizedProject(
   projects: ProjectStore,
   projectId: string,
 ): Promise<Project> {
+  const project = await projectOfKey(request, projects)
+  if (String(project.id) !== projectId) throw httpErrors.wrongProject(projectId)
+  return project
+}
+
+/** The project of the request's personal API key: what a client that has only the key starts from. */
+export async function projectOfKey(request: FastifyRequest, projects: ProjectStore): Promise<Project> {
   const key = bearerToken(request)
   if (key === null) throw httpErrors.missingApiKey()
   let project: Project | undefined
@@ -22,7 +29,6 @@ export async function authorizedProject(
     })
   }
   if (project === undefined) throw httpErrors.invalidApiKey()
-  if (String(project.id) !== projectId) throw httpErrors.wrongProject(projectId)
   return project
 }
 

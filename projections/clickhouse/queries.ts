@@ -104,6 +104,8 @@ export async function listEvents(
   query: {
     teamId: number
     distinctId?: string
+    /** The events of every distinct id the person has now, those of persons merged into it included. */
+    personId?: string
     event?: string
     after?: string
     before?: string
@@ -115,6 +117,12 @@ export async function listEvents(
   if (query.distinctId !== undefined) {
     conditions.push('distinct_id = {distinctId:String}')
     params.distinctId = query.distinctId
+  }
+  if (query.personId !== undefined) {
+    conditions.push(
+      `distinct_id IN (SELECT distinct_id FROM (${currentDistinctIds}) WHERE person_id = {personId:UUID})`,
+    )
+    params.personId = query.personId
   }
   if (query.event !== undefined) {
     conditions.push('event = {event:String}')

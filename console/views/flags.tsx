@@ -1,0 +1,183 @@
+import { useEffect, useState } from 'preact/hooks'
+import { type Api, type ApiError, asApiError } from '../api/client.ts'
+import type { Flag, Page, Project } from '../api/types.ts'
+import { describeRollout, newFlagFilters, parseFilters } from '../flags/describe-flag.ts'
+import { Link, navigate } from '../navigation.tsx'
+import { hrefs } from '../router.ts'
+import { ErrorNotice } from '../ui/notice.tsx'
+import { usePoll } from '../ui/poll.ts'
+import { Switch } from '../ui/switch.tsx'
+
+/** The project's feature flags, each switched on and off in place. */
+export function Flags(props: { api: Api; project: Project }) {
+  const { api, project } = props
+  const flags = usePoll(() => api.get<Page<Flag>>(`/api/projects/${project.id}/feature_flags/`), 0, [
+    project.id,
+  ])
+  const [problem, setProblem] = useState<ApiError | undefined>(undefined)
+  const switchFlag = async (flag: Flag, active: boolean) => {
+    setProblem(undefined)
+    try {
+      await api.send('PATCH', `/api/projects/${project.id}/feature_flags/${flag.id}/`, { active })
+    } catch (error) {
+      setProblem(asApiError(error))
+    }
+    flags.refresh()
+  }
+  return (
+    <section aria-labelledby="view-title">
+      <div class="view-head">
+        <h1 id="view-title" tabIndex={-1}>
+          Feature flags
+        </h1>
+        <Link class="button" href={hrefs.flag('new')}>
+          New flag
+        </Link>
+      </div>
+      <ErrorNotice error={flags.error} what="The flags could not be read" />
+      <ErrorNotice error={problem} what="The flag could not be switched" />
+      {flags.data &&
+        (flags.data.results.length === 0 ? (
+          <p class="empty">
+            No flag yet. A flag made here is served to posthog-js and posthog-node at once, evaluated as
+            PostHog evaluates it.
+          </p>
+        ) : (
+          <div class="table-scroll">
+            <table>
+              <caption class="visually-hidden">Feature flags</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Key</th>
+                  <th scope="col">Name</th>
+                  <th scope="col">Released to</th>
+                  <th scope="col">Enabled</th>
+                </tr>
+              </thead>
+              <tbody>
+                {flags.data.results.map((flag) => (
+                  <tr key={flag.id}>
+                    <td>
+                      <Link href={hrefs.flag(flag.id)}>
+                        <code>{flag.key}</code>
+                      </Link>
+                    </td>
+                    <td>{flag.name}</td>
+                    <td>{describeRollout(flag.filters)}</td>
+                    <td>
+                      <Switch
+                        checked={flag.active}
+                        label={flag.active ? 'on' : 'off'}
+                        onChange={(on) => switchFlag(flag, on)}
+                      />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ))}
+    </section>
+  )
+}
+
+/** Makes a flag, or changes one: key, name, on or off, and its release conditions in PostHog's `filters`. */
+export function FlagEditor(props: { api: Api; project: Project; id: number | 'new' }) {
+  const { api, project, id } = props
+  const base = `/api/projects/${project.id}/feature_flags/`
+  const existing = usePoll(
+    () => (id === 'new' ? Promise.resolve(undefined) : api.get<Flag>(`${base}${id}/`)),
+    0,
+    [project.id, id],
+  )
+  const [key, setKey] = useState('')
+  const [name, setName] = useState('')
+  const [active, setActive] = useState(true)
+  const [filters, setFilters] = useState(JSON.stringify(newFlagFilters, null, 2))
+  const [problem, setProblem] = useState<string | ApiError | undefined>(undefined)
+  const [saving, setSaving] = useState(false)
+  useEffect(() => {
+    const flag = existing.data
+    if (flag === undefined) return
+    setKey(flag.key)
+    setName(flag.name)
+    setActive(flag.active)
+    setFilters(JSON.stringify(flag.filters, null, 2))
+  }, [existing.data])
+
+  const save = async () => {
+    const parsed = parseFilters(filters)
+    if ('problem' in parsed) return setProblem(parsed.problem)
+    setSaving(true)
+    setProblem(undefined)
+    try {
+      const body = { key: key.trim(), name, active, filters: parsed.filters }
+      if (id === 'new') await api.send('POST', base, body)
+      else await api.send('PATCH', `${base}${id}/`, body)
+      navigate(hrefs.flags())
+    } catch (error) {
+      setProblem(asApiError(error))
+      setSaving(false)
+    }
+  }
+  if (id !== 'new' && existing.error)
+    return <ErrorNotice error={existing.error} what={`Flag ${id} could not be read`} />
+  return (
+    <section aria-labelledby="view-title">
+      <h1 id="view-title" tabIndex={-1}>
+        {id === 'new' ? 'New feature flag' : `Flag ${key}`}
+      </h1>
+      <form
+        class="editor"
+        onSubmit={(e) => {
+          e.preventDefault()
+          void save()
+        }}
+      >
+        <label>
+          Key
+          <input
+            name="key"
+            required
+            pattern="[a-zA-Z0-9_\-]+"
+            value={key}
+            onInput={(e) => setKey(e.currentTarget.value)}
+          />
+          <span class="hint">What the SDKs ask for: letters, digits, - and _.</span>
+        </label>
+        <label>
+          Name
+          <input name="name" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        </label>
+        <Switch checked={active} label="Enabled" onChange={setActive} />
+        <label>
+          Release conditions (PostHog's <code>filters</code>, JSON)
+          <textarea
+            name="filters"
+            rows={12}
+            spellcheck={false}
+            value={filters}
+            onInput={(e) => setFilters(e.currentTarget.value)}
+          />
+          <span class="hint">
+            Each of <code>groups</code> is a condition: its <code>properties</code> (all must match) and its{' '}
+            <code>rollout_percentage</code>. <code>multivariate.variants</code> splits those it releases to.
+          </span>
+        </label>
+        {typeof problem === 'string' ? (
+          <p class="notice error" role="alert">
+            {problem}
+          </p>
+        ) : (
+          <ErrorNotice error={problem} what="sluice did not save the flag" />
+        )}
+        <div class="actions">
+          <button type="submit" disabled={saving}>
+            {id === 'new' ? 'Create flag' : 'Save flag'}
+          </button>
+          <Link href={hrefs.flags()}>Cancel</Link>
+        </div>
+      </form>
+    </section>
+  )
+}
