@@ -1,11 +1,15 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Kysely, PostgresDialect } from 'kysely'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEmbeddedLog } from '../../adapters/log/embedded/embedded-log.ts'
 import { type Db, openPostgres } from '../../adapters/postgres/connect.ts'
+import { withTypedFailures } from '../../adapters/postgres/typed-failures.ts'
 import { createQuickJsSandbox } from '../../adapters/sandbox/quickjs-sandbox.ts'
 import type { AppStore } from '../../ports/apps.ts'
+import { DependencyUnavailableError } from '../../ports/failures.ts'
 import type { Log, LogBatch } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import { postgresAppStore } from '../../projections/postgres/app-store.ts'
@@ -14,6 +18,7 @@ import { postgresProjectStore } from '../../projections/postgres/project-store.t
 import type { AppConfig } from '../../schema/apps.ts'
 import type { EventRow, IngestionWarningRow } from '../../schema/clickhouse-rows.ts'
 import type { RawEvent } from '../../schema/command.ts'
+import type { PostgresTables } from '../../schema/postgres/tables.ts'
 import { Topics } from '../../schema/topics.ts'
 import { createIngestBatchHandler } from '../ingest/ingest-batch.ts'
 import { appendCaptured, countingUuids } from '../ingest/testing/command-log.ts'
@@ -59,7 +64,7 @@ describe('apps in ingest (PGlite + embedded log + QuickJS)', () => {
   })
 
   /** Ingests a batch as a fresh process would (nothing cached), and waits for its facts. */
-  const ingest = async (batch: LogBatch, versions?: AppVersionSource) => {
+  const ingest = async (batch: LogBatch, versions?: AppVersionSource, appStore = store) => {
     const handler = createIngestBatchHandler({
       identities: postgresIdentityStore(db),
       tokens: createTokenCache(postgresProjectStore(db)),
@@ -68,9 +73,9 @@ describe('apps in ingest (PGlite + embedded log + QuickJS)', () => {
       logger: quiet,
       now: () => new Date('2026-11-25T00:00:00.000Z'),
       apps: createAppsStep({
-        versions: versions ?? currentAppVersions(createEnabledApps(store)),
+        versions: versions ?? currentAppVersions(createEnabledApps(appStore)),
         compiled,
-        store,
+        store: appStore,
         disableAfterFailures,
         logger: quiet,
         now: () => new Date('2026-11-25T00:00:00.000Z'),
@@ -293,6 +298,31 @@ describe('apps in ingest (PGlite + embedded log + QuickJS)', () => {
     expect((await store.logs(team, installed[0]!.id, 1))[0]?.message).toMatch(
       /^disabled after failing on 3 events in a row/,
     )
+  })
+
+  it('waits, setting nothing aside, while the database the apps are read from is away', async () => {
+    const away = new Kysely<PostgresTables>({
+      dialect: withTypedFailures(
+        new PostgresDialect({
+          pool: new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:1/sluice_test' }),
+        }),
+      ),
+    })
+    try {
+      const [letters, consumed] = [
+        await end(Topics.deadLetters),
+        await postgresIdentityStore(db).consumedOffset('ingest', Topics.commands, 0),
+      ]
+      const batch = await append([{ event: 'waiting', distinct_id: 'patient' }])
+      const failure = await ingest(batch, undefined, postgresAppStore(away)).catch((error: unknown) => error)
+      expect(failure).toBeInstanceOf(DependencyUnavailableError)
+      expect(await end(Topics.deadLetters)).toBe(letters)
+      expect(await postgresIdentityStore(db).consumedOffset('ingest', Topics.commands, 0)).toBe(consumed)
+      // back: the batch is ingested as if nothing happened
+      expect(await ingest(batch)).toMatchObject({ ingested: 1, deadLettered: 0 })
+    } finally {
+      await away.destroy()
+    }
   })
 
   it('records what ran, so a replay runs the versions that ran then — not the edited app, not apps added since', async () => {
