@@ -59,7 +59,7 @@ const WasmMemory = (
  * inside QuickJS as "out of memory".
  *
  * No state survives from one event to the next, at the price of one context per app rather than per
- * event (measured by `npm run bench -- apps`: a fresh context per event costs ≈ 15 times as much as
+ * event (measured by `npm run bench -- apps`: a fresh context per event costs about ten times as much as
  * running the event): the realm is frozen after set-up (sandbox-realm.js), and the app's source is
  * parsed once into a function that runs its top-level code again for every event.
  */

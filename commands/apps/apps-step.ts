@@ -8,6 +8,7 @@ import {
   storableText,
 } from '../../domain/apps/app-event.ts'
 import { isUuid } from '../../domain/hash/uuid.ts'
+import type { PipelineEvent } from '../../domain/ingest/pipeline-event.ts'
 import type { AppLogLine, AppStore } from '../../ports/apps.ts'
 import type { LogBatch } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
@@ -61,6 +62,19 @@ export const noApps: BatchApps = {
   close() {},
 }
 
+interface TeamApp {
+  version: AppVersion
+  app: RunnableApp
+  key: string
+}
+
+/** What became of an event in one app. */
+type Attempt =
+  | { kind: 'unchanged' }
+  | { kind: 'changed'; event: PipelineEvent }
+  | { kind: 'dropped' }
+  | { kind: 'failed'; error: string; recorded?: RecordedAppFailure }
+
 // A chatty app cannot fill the database: what it logs beyond this in one batch is counted, not kept.
 const maxLogLinesPerBatch = 100
 
@@ -85,12 +99,12 @@ export function createAppsStep(deps: AppsStepDeps): { begin(batch: LogBatch): Pr
   return {
     async begin(batch) {
       const source = await deps.versions.forBatch(batch)
-      const teams = new Map<number, { version: AppVersion; app: RunnableApp; key: string }[]>()
+      const teams = new Map<number, TeamApp[]>()
       const held: AppVersion[] = []
       const runs: AppRunRecord['runs'] = []
       const failures: RecordedAppFailure[] = []
       const stopped = new Set<string>()
-      const counts = new Map<string, number>()
+      const inARowInBatch = new Map<string, number>()
       const disabled: AppVersion[] = []
       const logs: AppLogEntry[] = []
       const logLines = new Map<number, number>()
@@ -108,7 +122,6 @@ export function createAppsStep(deps: AppsStepDeps): { begin(batch: LogBatch): Pr
         teams.set(teamId, apps)
         return apps
       }
-      const failedSoFar = (key: string) => counts.get(key) ?? failuresInARow.get(key) ?? 0
       const log = (version: AppVersion, eventUuid: string, lines: readonly AppLogLine[]) => {
         if (source.recorded) return
         for (const line of lines) {
@@ -126,6 +139,65 @@ export function createAppsStep(deps: AppsStepDeps): { begin(batch: LogBatch): Pr
         }
       }
 
+      /** What one app made of the event: run in the sandbox, or (replaying) the failure recorded then. */
+      const attempt = async (
+        entry: TeamApp,
+        event: PipelineEvent,
+        inputs: ReturnType<typeof sandboxInputsOf>,
+        offset: number,
+      ): Promise<Attempt> => {
+        const recorded = source.recorded ? source.failureOf(offset, entry.version.appId) : undefined
+        if (recorded) return { kind: 'failed', error: recorded.error, recorded }
+        const eventJson = appEventJson(event, entry.version.teamId)
+        const outcome = await entry.app.run({ eventJson, ...inputs })
+        log(entry.version, event.uuid, outcome.logs)
+        if (outcome.kind === 'dropped') return { kind: 'dropped' }
+        if (outcome.kind === 'failed') return { kind: 'failed', error: outcome.error }
+        if (outcome.eventJson === eventJson) return { kind: 'unchanged' }
+        const returned = eventFromApp(event, outcome.eventJson)
+        return returned.ok
+          ? { kind: 'changed', event: returned.event }
+          : { kind: 'failed', error: returned.reason }
+      }
+
+      /** The warnings of a failure; counts it, and disables the app at one too many. */
+      const failed = (
+        { version, key }: TeamApp,
+        event: PipelineEvent,
+        offset: number,
+        failure: Extract<Attempt, { kind: 'failed' }>,
+      ): Fact[] => {
+        const error = storableText(failure.error)
+        log(version, event.uuid, [{ level: 'error', message: `processEvent failed: ${error}` }])
+        let disabledAfter: number | null = null
+        if (source.recorded) {
+          disabledAfter = failure.recorded?.disabledAfter ?? null
+          if (!failure.recorded)
+            deps.logger.warn(
+              { appId: version.appId, version: version.version, offset, error },
+              'an app failed in the replay where it had not failed before; the replay differs there',
+            )
+        } else {
+          const inARow = (inARowInBatch.get(key) ?? failuresInARow.get(key) ?? 0) + 1
+          inARowInBatch.set(key, inARow)
+          if (inARow >= deps.disableAfterFailures) disabledAfter = inARow
+        }
+        failures.push({ offset, appId: version.appId, version: version.version, error, disabledAfter })
+        const warnings = [appFailedWarning(event, version, error)]
+        if (disabledAfter !== null) {
+          stopped.add(key)
+          disabled.push(version)
+          warnings.push(appDisabledWarning(event, version, disabledAfter, error))
+          log(version, event.uuid, [
+            {
+              level: 'error',
+              message: `disabled after failing on ${disabledAfter} events in a row; enable it again once it is fixed`,
+            },
+          ])
+        }
+        return warnings
+      }
+
       return {
         async run(prepared) {
           const teamId = prepared.team.teamId
@@ -137,60 +209,19 @@ export function createAppsStep(deps: AppsStepDeps): { begin(batch: LogBatch): Pr
           const inputs = sandboxInputsOf(prepared.event)
           const warnings: Fact[] = [...(prepared.warnings ?? [])]
           let event = prepared.event
-          for (const { version, app, key } of apps) {
-            if (stopped.has(key)) continue
-            const eventJson = appEventJson(event, teamId)
+          for (const entry of apps) {
+            if (stopped.has(entry.key)) continue
             const started = performance.now()
-            const recorded = source.recorded ? source.failureOf(offset, version.appId) : undefined
-            const outcome = recorded ? undefined : await app.run({ eventJson, ...inputs })
-            const seconds = (performance.now() - started) / 1000
-            if (outcome) log(version, event.uuid, outcome.logs)
-            let failure = recorded?.error
-            if (outcome?.kind === 'failed') failure = outcome.error
-            else if (outcome?.kind === 'dropped') {
-              observations.push([version, 'dropped', seconds])
-              if (!source.recorded) counts.set(key, 0)
-              warnings.push(droppedByAppWarning(event, version))
-              return { kind: 'drop', warnings }
-            } else if (outcome?.kind === 'returned') {
-              const returned = outcome.eventJson === eventJson ? null : eventFromApp(event, outcome.eventJson)
-              if (returned === null || returned.ok) {
-                if (returned) event = returned.event
-                observations.push([version, returned ? 'changed' : 'unchanged', seconds])
-                if (!source.recorded) counts.set(key, 0)
-                continue
-              }
-              failure = returned.reason
+            const result = await attempt(entry, event, inputs, offset)
+            observations.push([entry.version, result.kind, (performance.now() - started) / 1000])
+            if (result.kind === 'failed') {
+              warnings.push(...failed(entry, event, offset, result))
+              continue
             }
-            const error = storableText(failure ?? 'unknown failure')
-            observations.push([version, 'failed', seconds])
-            warnings.push(appFailedWarning(event, version, error))
-            log(version, event.uuid, [{ level: 'error', message: `processEvent failed: ${error}` }])
-            let disabledAfter: number | null
-            if (source.recorded) {
-              disabledAfter = recorded?.disabledAfter ?? null
-              if (!recorded)
-                deps.logger.warn(
-                  { appId: version.appId, version: version.version, offset, error },
-                  'an app failed in the replay where it had not failed before; the replay differs there',
-                )
-            } else {
-              const inARow = failedSoFar(key) + 1
-              counts.set(key, inARow)
-              disabledAfter = inARow >= deps.disableAfterFailures ? inARow : null
-            }
-            failures.push({ offset, appId: version.appId, version: version.version, error, disabledAfter })
-            if (disabledAfter !== null) {
-              stopped.add(key)
-              disabled.push(version)
-              warnings.push(appDisabledWarning(event, version, disabledAfter, error))
-              log(version, event.uuid, [
-                {
-                  level: 'error',
-                  message: `disabled after failing on ${disabledAfter} events in a row; enable it again once it is fixed`,
-                },
-              ])
-            }
+            if (!source.recorded) inARowInBatch.set(entry.key, 0)
+            if (result.kind === 'dropped')
+              return { kind: 'drop', warnings: [...warnings, droppedByAppWarning(event, entry.version)] }
+            if (result.kind === 'changed') event = result.event
           }
           return {
             kind: 'ok',
@@ -207,7 +238,7 @@ export function createAppsStep(deps: AppsStepDeps): { begin(batch: LogBatch): Pr
           for (const [version, outcome, seconds] of observations)
             deps.metrics?.observeEvent(version, outcome, seconds)
           if (source.recorded) return
-          for (const [key, inARow] of counts) {
+          for (const [key, inARow] of inARowInBatch) {
             if (inARow === 0) failuresInARow.delete(key)
             else failuresInARow.set(key, inARow)
           }
