@@ -5,6 +5,8 @@ import { Topics } from './topics.ts'
  * status reports and the admin API count letters by code).
  */
 export const deadLetterCodes = [
+  /** a request record capture wrote cannot be split into capture messages */
+  'request_unreadable',
   /** the command is not JSON, or not a capture message */
   'command_unreadable',
   /** the command's token belongs to no project */
@@ -36,6 +38,8 @@ export interface DeadLetter {
   offset: number
   key: string | null
   value: string
+  /** The record's headers, when it had any (a request record keeps capture's decisions there). */
+  headers?: Record<string, string>
   at: string
 }
 
@@ -45,6 +49,7 @@ export interface DeadLetterSource {
   offset: number
   key: string | null
   value: string
+  headers?: Record<string, string>
 }
 
 export interface SetAside {
@@ -67,5 +72,6 @@ export function deadLetterRecord(source: DeadLetterSource, { step, code, reason 
     value: source.value,
     at: at.toISOString(),
   }
+  if (source.headers !== undefined) letter.headers = source.headers
   return { topic: Topics.deadLetters, key: letter.id, value: JSON.stringify(letter) }
 }

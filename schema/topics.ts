@@ -1,5 +1,7 @@
 /** Topic names shared by every log adapter (embedded and Kafka), as PostHog names them. */
 export const Topics = {
+  /** What capture accepted, one record per request (schema/capture-request.ts); split into `commands`. */
+  captureRequests: 'capture_requests',
   commands: 'events_plugin_ingestion',
   events: 'clickhouse_events_json',
   persons: 'clickhouse_person',
@@ -26,6 +28,7 @@ export type FactTopic = (typeof factTopics)[number]
 
 /** The consumer groups of an installation, and what each reads. */
 export const ConsumerGroups = {
+  split: 'split',
   ingest: 'ingest',
   projector: 'clickhouse-projector',
 } as const
@@ -33,6 +36,7 @@ export const ConsumerGroups = {
 export type ConsumerGroup = (typeof ConsumerGroups)[keyof typeof ConsumerGroups]
 
 export const topicsOfGroup: Record<ConsumerGroup, readonly TopicName[]> = {
+  [ConsumerGroups.split]: [Topics.captureRequests],
   [ConsumerGroups.ingest]: [Topics.commands],
   [ConsumerGroups.projector]: factTopics,
 }

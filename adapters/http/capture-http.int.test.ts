@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { commandsOfRequest } from '../../commands/capture/capture-request.ts'
 import { createCommandIntake } from '../../commands/intake/accept-commands.ts'
 import { createTokenCache, type TokenCache } from '../../commands/projects/token-cache.ts'
-import type { Log } from '../../ports/log.ts'
+import type { Log, LogMessage } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import type { ProjectStore } from '../../ports/projects.ts'
 import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
@@ -27,7 +28,7 @@ describe('capture over HTTP (PGlite + embedded log)', () => {
   beforeAll(async () => {
     db = await openPostgres({ kind: 'pglite', dataDir: null })
     log = createEmbeddedLog({ path: mkdtempSync(join(tmpdir(), 'sluice-http-')) })
-    await log.ensureTopics([{ name: Topics.commands, partitions: 2, retention: 'forever' }])
+    await log.ensureTopics([{ name: Topics.captureRequests, partitions: 2, retention: 'forever' }])
     token = (
       await postgresProjectStore(db).createProject({
         name: 'h',
@@ -68,18 +69,25 @@ describe('capture over HTTP (PGlite + embedded log)', () => {
       remoteConfig: { tokens, hasFeatureFlags: async () => false },
     })
   }
-  const commandCount = async () =>
-    [...(await log.endOffsets(Topics.commands)).values()].reduce((a, b) => a + b, 0)
-  const body = (t = token) => JSON.stringify({ api_key: t, batch: [{ event: 'e', distinct_id: 'd' }] })
-  /** The log's records of one distinct id, as stored. */
-  const recordsOf = async (distinctId: string) => {
-    const values: string[] = []
-    for (const [partition, end] of await log.endOffsets(Topics.commands)) {
-      for (const message of await log.read(Topics.commands, partition, 0, end))
-        if (message.key?.endsWith(`:${distinctId}`)) values.push(message.value)
-    }
-    return values
+  /** What capture wrote: its request records, as stored (value and headers). */
+  const requestRecords = async () => {
+    const records: LogMessage[] = []
+    for (const [partition, end] of await log.endOffsets(Topics.captureRequests))
+      records.push(...(await log.read(Topics.captureRequests, partition, 0, end)))
+    return records
   }
+  /** The capture messages the split makes of them. */
+  const commands = async () => (await requestRecords()).flatMap((record) => commandsOfRequest(record))
+  const commandCount = async () => (await commands()).length
+  const body = (t = token) => JSON.stringify({ api_key: t, batch: [{ event: 'e', distinct_id: 'd' }] })
+  /** The capture messages of one distinct id, serialised as the split writes them. */
+  const recordsOf = async (distinctId: string) =>
+    (await commands()).filter((c) => c.distinct_id === distinctId).map((c) => JSON.stringify(c))
+  /** Every stored request record that holds a distinct id, value and headers together. */
+  const storedWith = async (distinctId: string) =>
+    (await requestRecords())
+      .filter((record) => record.value.includes(`"${distinctId}"`))
+      .map((record) => `${record.value} ${JSON.stringify(record.headers)}`)
 
   it('answers preflights and allows any origin on capture and remote config', async () => {
     const app = await server()
@@ -191,6 +199,12 @@ describe('capture over HTTP (PGlite + embedded log)', () => {
       expect(stored).not.toMatch(/198\.51\.100\.61|203\.0\.113\.61|192\.0\.2\.61/)
       expect(JSON.parse(stored)).toMatchObject({ ip: null, anonymize_ips: true })
     }
+    // nor is one in what capture stored: the request records, value and headers
+    for (const stored of [
+      ...(await storedWith('private-forwarded')),
+      ...(await storedWith('private-socket')),
+    ])
+      expect(stored).not.toMatch(/198\.51\.100\.61|203\.0\.113\.61|192\.0\.2\.61/)
     expect(privateForwarded).toHaveLength(1)
     expect(privateSocket).toHaveLength(1)
     const kept = [...(await recordsOf('public-forwarded')), ...(await recordsOf('public-socket'))].map(
@@ -226,13 +240,14 @@ describe('capture over HTTP (PGlite + embedded log)', () => {
     expect((await send('during-outage')).statusCode).toBe(200)
     const [stored] = await recordsOf('during-outage')
     expect(stored).not.toContain('203.0.113.62')
+    expect((await storedWith('during-outage')).join()).not.toContain('203.0.113.62')
     expect(JSON.parse(stored ?? '{}')).toMatchObject({ ip: null, anonymize_ips: true })
     await app.close()
   })
 
   it('answers 503 and accepts nothing when the log cannot take the events', async () => {
     const closed = createEmbeddedLog({ path: mkdtempSync(join(tmpdir(), 'sluice-http-closed-')) })
-    await closed.ensureTopics([{ name: Topics.commands, partitions: 1, retention: 'forever' }])
+    await closed.ensureTopics([{ name: Topics.captureRequests, partitions: 1, retention: 'forever' }])
     await closed.close()
     const app = await server({ log: closed })
     const response = await app.inject({ method: 'POST', url: '/batch/', payload: body() })

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { buildCaptureCommands, captureToken } from '../../commands/capture/build-commands.ts'
+import { captureToken } from '../../commands/capture/build-commands.ts'
+import { captureRequestRecords } from '../../commands/capture/capture-request.ts'
 import { decodeCaptureRequest, maxBodyBytes } from '../../commands/capture/decode-request.ts'
 import { CaptureError } from '../../commands/capture/errors.ts'
 import {
@@ -63,15 +64,15 @@ async function handleCapture(
     })
     if (!decoded.allDiscarded) {
       const project = await deps.intake.projectOf(captureToken(decoded))
-      const { commands } = buildCaptureCommands(decoded, {
+      const records = captureRequestRecords(decoded, {
         now: now(),
         ip: clientIp(request),
         anonymizeIps: project?.anonymizeIps,
         newUuid: () => uuidV7(),
         siteUrl: `${request.protocol}://${request.host}`,
       })
-      await deps.intake.accept(commands)
-      deps.metrics.eventsAccepted(commands.length)
+      await deps.intake.accept(records)
+      deps.metrics.eventsAccepted(decoded.events.length)
     }
     if (query.beacon === '1') return reply.code(204).send()
     return reply.code(200).send({ status: 1 })

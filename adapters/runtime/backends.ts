@@ -60,6 +60,8 @@ export async function openClickHouse(config: SluiceConfig): Promise<ClickHouse> 
 /** Every topic sluice uses (schema/topics.ts); the command log is kept forever so it can be replayed. */
 export function topicSpecs(config: SluiceConfig): TopicSpec[] {
   return [
+    // keyed by token, split within days: what is kept for ever is what they are split into
+    { name: Topics.captureRequests, partitions: config.partitions, retention: 'default' },
     { name: Topics.commands, partitions: config.partitions, retention: 'forever' },
     ...factTopics.map((name) => ({ name, partitions: 1, retention: 'default' as const })),
     { name: Topics.deadLetters, partitions: 1, retention: 'forever' },

@@ -31,7 +31,7 @@ export type CaptureThreadCalls = {
 
 export interface CaptureThread {
   url: string
-  /** A log for this thread whose appends to the command log go through the capture thread, their one writer. */
+  /** A log for this thread whose appends to `capture_requests` go through the capture thread, their one writer. */
   log: Log
   metrics(): ReturnType<CaptureThreadCalls['metrics']>
   /** Whether the thread runs (it is started again if it ends on its own). */
@@ -50,8 +50,9 @@ await import(${JSON.stringify(new URL('./capture-worker.ts', import.meta.url).hr
 /**
  * Capture on a thread of its own, so ingest, the projector and the API — which share the main
  * thread — never hold up its event loop. It listens on the public port, answers capture's routes
- * there, appends to the command log itself (the embedded log's one writer of that topic: offsets
- * are assigned in memory) and forwards everything else to the main thread's server on `forwardTo`.
+ * there, appends the requests it accepts to `capture_requests` itself (the embedded log's one writer
+ * of that topic: offsets are assigned in memory) and forwards everything else to the main thread's
+ * server on `forwardTo`.
  * Token lookups come to the main thread, which holds Postgres; appends are announced to the main
  * thread's log, so ingest sees them at once.
  */
@@ -111,7 +112,9 @@ export async function startCaptureThread(options: {
     log: {
       ...log,
       append: (topic, records) =>
-        topic === Topics.commands ? current.rpc.call('append', topic, records) : log.append(topic, records),
+        topic === Topics.captureRequests
+          ? current.rpc.call('append', topic, records)
+          : log.append(topic, records),
     },
     metrics: () => current.rpc.call('metrics'),
     running: () => current.running,

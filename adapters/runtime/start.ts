@@ -1,5 +1,6 @@
 import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
+import { createRequestSplitter } from '../../commands/capture/split-requests.ts'
 import { createConsumerHealth } from '../../commands/consumers/consumer-health.ts'
 import { listDeadLetters, replayDeadLetters } from '../../commands/dlq/dead-letters.ts'
 import { createFlagDefinitionsCache } from '../../commands/flags/definitions-cache.ts'
@@ -61,8 +62,8 @@ export async function startSluice(
   // Said before anything slow is opened: a port in use is known at once.
   await ensurePortIsFree(config)
   const roles = new Set(config.roles)
-  // Capture shares the process with other roles: it gets a thread of its own, which writes the
-  // command log (capture-thread.ts).
+  // Capture shares the process with other roles: it gets a thread of its own, which writes
+  // `capture_requests` (capture-thread.ts).
   const captureThread = roles.has('capture') && roles.size > 1 && config.captureThread
   const backends = await openBackends(
     config,
@@ -72,7 +73,7 @@ export async function startSluice(
       logger,
       createDataDir: true,
       signal: options.signal,
-      topicsWrittenElsewhere: captureThread ? [Topics.commands] : [],
+      topicsWrittenElsewhere: captureThread ? [Topics.captureRequests] : [],
     },
   )
   const steps = new ShutdownSteps()
@@ -86,7 +87,7 @@ export async function startSluice(
     const { credentials, created } = await ensureDefaultProject(projects)
 
     const roleGroups: ConsumerGroup[] = []
-    if (roles.has('ingest')) roleGroups.push(ingestGroupId)
+    if (roles.has('ingest')) roleGroups.push(ConsumerGroups.split, ingestGroupId)
     if (roles.has('project') && clickhouse) roleGroups.push(projectorGroupId)
     const metrics = createMetrics({ consumerLag: () => consumerLag(log, roleGroups) })
     const health = createConsumerHealth({ logger, now: () => new Date(), onFailure: metrics.consumerFailed })
@@ -103,6 +104,19 @@ export async function startSluice(
 
     let ingest: Subscription | null = null
     if (roles.has('ingest')) {
+      // the split runs where ingest does: in a cluster, the ingest processes share it as a group
+      const split = log.subscribe({
+        groupId: ConsumerGroups.split,
+        topics: [Topics.captureRequests],
+        maxBatchSize: 200,
+        eachBatch: health.watch(
+          ConsumerGroups.split,
+          createRequestSplitter({ log, logger, now: () => new Date() }),
+        ),
+        onConsumerProblem: health.problems(ConsumerGroups.split),
+      })
+      steps.add('the split (the requests in hand)', () => split.stop())
+      watch(split.done, 'ingest', failures, logger)
       await flushOutbox({ log, identities })
       const sweeper = startOutboxSweeper({ log, identities, logger })
       steps.add('the outbox sweeper', () => sweeper.stop())
@@ -145,7 +159,7 @@ export async function startSluice(
       steps.add('the projector (its insert in hand)', () => projector.stop())
     }
 
-    // Set once capture's thread runs: appends to the command log then go through it.
+    // Set once capture's thread runs: appends to `capture_requests` (dead letters replayed) then go through it.
     let thread: CaptureThread | null = null
     const commandLog = () => thread?.log ?? log
     const server: FastifyInstance = await buildHttpServer({
@@ -157,7 +171,11 @@ export async function startSluice(
           const status: Record<string, boolean> = {}
           for (const role of roles) status[role] = !failures.includes(role)
           if (captureThread) status.capture = thread?.running() === true
-          if (roles.has('ingest')) status.ingest = status.ingest !== false && !health.failing(ingestGroupId)
+          if (roles.has('ingest'))
+            status.ingest =
+              status.ingest !== false &&
+              !health.failing(ingestGroupId) &&
+              !health.failing(ConsumerGroups.split)
           if (roles.has('project'))
             status.project = status.project !== false && !health.failing(projectorGroupId)
           if (roles.has('api') && clickhouse)

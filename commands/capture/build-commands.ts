@@ -52,14 +52,7 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
       ? { field: 'sent_at', value: decoded.sentAt, reason: 'sent_at is not an RFC 3339 time' }
       : null
   const commands = decoded.events.map((event) => {
-    const name = event.event
-    if (typeof name !== 'string' || name === '')
-      throw new CaptureError('missing_event_name', 'An event was submitted without an event name.')
-    const properties = objectField(event, 'properties') ?? {}
-    const distinctId = cleanDistinctId(event.distinct_id ?? event.$distinct_id ?? properties.distinct_id)
-    if (distinctId === null)
-      throw new CaptureError('missing_distinct_id', 'An event was submitted without a distinct_id.')
-    const uuid = uuidOf(event, ctx)
+    const { name, properties, distinctId, uuid } = checkedEvent(event, ctx)
     const ignoreSentAt = properties.$ignore_sent_at === true
     const timestampWarnings: TimestampWarning[] = unreadableSentAt && !ignoreSentAt ? [unreadableSentAt] : []
     const eventTime = correctedEventTime(
@@ -89,6 +82,34 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
     return command
   })
   return { token, commands }
+}
+
+/**
+ * Capture's checks of every event, without building anything: what refuses the request is found
+ * while the client waits (the SDK drops a request on a 4xx, so it must be about the request
+ * itself), and the rest is left for later. Returns the uuid minted for each event sent without
+ * one (null for those that brought theirs), in the order buildCaptureCommands mints them.
+ */
+export function checkCaptureEvents(decoded: DecodedCapture, ctx: CaptureContext): (string | null)[] {
+  return decoded.events.map((event) => {
+    const minted = eventUuid(event.uuid).kind === 'absent'
+    const { uuid } = checkedEvent(event, ctx)
+    return minted ? uuid : null
+  })
+}
+
+/** An event's name, properties, cleaned distinct id and uuid (minted when absent), or the refusal. */
+function checkedEvent(event: RawEvent, ctx: CaptureContext) {
+  const name = event.event
+  if (typeof name !== 'string' || name === '')
+    throw new CaptureError('missing_event_name', 'An event was submitted without an event name.')
+  const properties = objectField(event, 'properties') ?? {}
+  objectField(event, '$set')
+  objectField(event, '$set_once')
+  const distinctId = cleanDistinctId(event.distinct_id ?? event.$distinct_id ?? properties.distinct_id)
+  if (distinctId === null)
+    throw new CaptureError('missing_distinct_id', 'An event was submitted without a distinct_id.')
+  return { name, properties, distinctId, uuid: uuidOf(event, ctx) }
 }
 
 /** The raw event re-serialised: the fields PostHog's capture keeps, other top-level keys dropped. */

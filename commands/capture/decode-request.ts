@@ -14,6 +14,10 @@ export interface CaptureHttpRequest {
 }
 
 export interface DecodedCapture {
+  /** The payload's JSON text, every wrapper (form, base64, gzip, lz-string) taken off. */
+  payload: string
+  /** The route, `/engage` people updates being events of their own shape. */
+  path: string
   events: RawEvent[]
   /** The batch's `api_key`/`token`: it wins over any token inside the events. */
   batchToken: string | null
@@ -52,17 +56,23 @@ export function decodeCaptureRequest(request: CaptureHttpRequest): DecodedCaptur
     compressionOf(form?.compression) ??
     compressionOf(request.headers.contentEncoding)
   const text = decodePayloadText(form ? Buffer.from(form.data, 'utf8') : raw, hint)
-  const decoded = shapeOf(parseCaptureJson(text), path)
-
-  const events = decoded.events.filter((event) => event.event !== '$performance_event')
-  if (decoded.events.length === 0) throw new CaptureError('no_events', 'The request holds no event.')
+  const decoded = decodePayload(text, path)
   return {
     ...decoded,
     sentAt: decoded.sentAt ?? sentAtFromQuery(request.query._ ?? request.query.sent_at),
-    events,
-    allDiscarded: events.length === 0,
     requestToken: nonEmpty(request.query.token) ?? nonEmpty(request.query.api_key) ?? form?.token ?? null,
   }
+}
+
+/**
+ * The events of a payload's JSON text, in any of its shapes — what capture reads from a request,
+ * and what splitting a request record reads again from the log.
+ */
+export function decodePayload(text: string, path: string): Omit<DecodedCapture, 'requestToken'> {
+  const decoded = shapeOf(parseCaptureJson(text), normalisedPath(path))
+  const events = decoded.events.filter((event) => event.event !== '$performance_event')
+  if (decoded.events.length === 0) throw new CaptureError('no_events', 'The request holds no event.')
+  return { ...decoded, payload: text, path: normalisedPath(path), events, allDiscarded: events.length === 0 }
 }
 
 export interface Form {
@@ -93,7 +103,7 @@ export function formOf(payload: Buffer, contentType: string | undefined): Form |
   }
 }
 
-type Shape = Omit<DecodedCapture, 'allDiscarded' | 'requestToken'>
+type Shape = Omit<DecodedCapture, 'allDiscarded' | 'requestToken' | 'payload' | 'path'>
 
 function shapeOf(json: unknown, path: string): Shape {
   const plain = { batchToken: null, sentAt: null, historicalMigration: false }

@@ -115,7 +115,11 @@ export async function replayDeadLetters(
   for (const [topic, list] of byTopic) {
     await log.append(
       topic,
-      list.map((l) => ({ key: l.key, value: l.value })),
+      list.map((l) =>
+        l.headers === undefined
+          ? { key: l.key, value: l.value }
+          : { key: l.key, value: l.value, headers: l.headers },
+      ),
     )
   }
   await replays.markReplayed(

@@ -1,7 +1,6 @@
 import { type Log, type LogRecord, LogUnavailableError } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import type { Project } from '../../ports/projects.ts'
-import type { CaptureCommand } from '../../schema/command.ts'
 import { Topics } from '../../schema/topics.ts'
 import type { TokenCache } from '../projects/token-cache.ts'
 
@@ -36,8 +35,8 @@ export interface CommandIntake {
    * ingest to resolve (or dead-letter), so an outage of Postgres never makes capture drop events.
    */
   projectOf(token: string): Promise<Project | undefined>
-  /** Resolves once every command is durably in the command log; throws if none of it should count as accepted. */
-  accept(commands: readonly CaptureCommand[]): Promise<void>
+  /** Resolves once the request's records are durably in the log; throws if none of it should count as accepted. */
+  accept(records: readonly LogRecord[]): Promise<void>
   pendingBytes(): number
 }
 
@@ -48,21 +47,17 @@ export function createCommandIntake(options: CommandIntakeOptions): CommandIntak
   return {
     projectOf: (token) => projectOf(options, token),
     pendingBytes: () => pending,
-    async accept(commands) {
-      if (commands.length === 0) return
-      const records: LogRecord[] = commands.map((command) => ({
-        key: `${command.token}:${command.distinct_id}`,
-        value: JSON.stringify(command),
-      }))
+    async accept(records) {
+      if (records.length === 0) return
       const bytes = records.reduce((sum, r) => sum + r.value.length, 0)
       if (pending + bytes > maxPendingBytes) throw new CaptureOverloadedError(pending)
       pending += bytes
       try {
-        await options.log.append(Topics.commands, records)
+        await options.log.append(Topics.captureRequests, [...records])
       } catch (error) {
         if (error instanceof LogUnavailableError) throw error
         throw new LogUnavailableError('appending to the command log failed', {
-          topic: Topics.commands,
+          topic: Topics.captureRequests,
           cause: error,
         })
       } finally {

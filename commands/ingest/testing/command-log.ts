@@ -22,7 +22,15 @@ export async function appendCaptured(
   newUuid: () => string,
 ): Promise<LogBatch> {
   const { commands } = buildCaptureCommands(
-    { events, batchToken: token, sentAt: null, historicalMigration: false, allDiscarded: false },
+    {
+      payload: JSON.stringify(events),
+      path: '/batch',
+      events,
+      batchToken: token,
+      sentAt: null,
+      historicalMigration: false,
+      allDiscarded: false,
+    },
     { now: captureTime, ip: '10.0.0.1', newUuid },
   )
   const before = (await log.endOffsets(Topics.commands)).get(0) ?? 0
