@@ -32,8 +32,6 @@ describe('capture JSON parsing', () => {
   })
 
   it('answers invalid_json for what JSON.parse refuses', () => {
-    expect(() => parseCaptureJson('{"a":')).toThrow(
-      expect.objectContaining({ code: 'invalid_json' }),
-    )
+    expect(() => parseCaptureJson('{"a":')).toThrow(expect.objectContaining({ code: 'invalid_json' }))
   })
 })
