@@ -117,7 +117,11 @@ export const errorCatalogue = {
     type: 'validation_error',
     when: 'an API request body is not JSON',
   },
-  not_found: { status: 404, type: 'not_found', when: 'no such route, project, person, flag, app or dead letter' },
+  not_found: {
+    status: 404,
+    type: 'not_found',
+    when: 'no such route, project, person, flag, app or dead letter',
+  },
   service_unavailable: {
     status: 503,
     type: 'unavailable',
