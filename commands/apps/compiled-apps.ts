@@ -70,11 +70,11 @@ export function createCompiledApps(sandbox: AppSandbox, options: { capacity?: nu
       void entry.compiled.then((app) => {
         if (app.transient && entries.get(key) === entry && entry.holders === 0) entries.delete(key)
       })
-      for (const [key, entry] of entries) {
+      for (const [leastRecent, unused] of entries) {
         if (entries.size <= capacity) break
-        if (entry.holders > 0) continue
-        entries.delete(key)
-        free(entry.compiled)
+        if (unused.holders > 0) continue
+        entries.delete(leastRecent)
+        free(unused.compiled)
       }
     },
     disposeAll() {
