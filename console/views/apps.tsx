@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
 import { type Api, type ApiError, asApiError, query } from '../api/client.ts'
 import type { App, AppLogEntry, Page, Project } from '../api/types.ts'
 import { Link, navigate } from '../navigation.tsx'
@@ -91,28 +91,27 @@ export function Apps(props: { api: Api; project: Project }) {
 /** Makes an app, or changes one: its name, source, config, order and whether it runs; and what it logged. */
 export function AppEditor(props: { api: Api; project: Project; id: number | 'new' }) {
   const { api, project, id } = props
-  const base = `/api/projects/${project.id}/apps/`
   const existing = usePoll(
-    () => (id === 'new' ? Promise.resolve(undefined) : api.get<App>(`${base}${id}/`)),
+    () =>
+      id === 'new' ? Promise.resolve(undefined) : api.get<App>(`/api/projects/${project.id}/apps/${id}/`),
     0,
     [project.id, id],
   )
-  const [name, setName] = useState('')
-  const [source, setSource] = useState(newAppSource)
-  const [config, setConfig] = useState('{}')
-  const [order, setOrder] = useState('')
-  const [enabled, setEnabled] = useState(true)
+  if (existing.error) return <ErrorNotice error={existing.error} what={`App ${id} could not be read`} />
+  if (id !== 'new' && existing.data === undefined) return <p class="muted">Loading app {id}…</p>
+  return <AppForm api={api} project={project} id={id} app={existing.data} />
+}
+
+function AppForm(props: { api: Api; project: Project; id: number | 'new'; app: App | undefined }) {
+  const { api, project, id, app } = props
+  const base = `/api/projects/${project.id}/apps/`
+  const [name, setName] = useState(app?.name ?? '')
+  const [source, setSource] = useState(app?.source ?? newAppSource)
+  const [config, setConfig] = useState(JSON.stringify(app?.config ?? {}, null, 2))
+  const [order, setOrder] = useState(app === undefined ? '' : String(app.order))
+  const [enabled, setEnabled] = useState(app?.enabled ?? true)
   const [problem, setProblem] = useState<string | ApiError | undefined>(undefined)
   const [saving, setSaving] = useState(false)
-  useEffect(() => {
-    const app = existing.data
-    if (app === undefined) return
-    setName(app.name)
-    setSource(app.source)
-    setConfig(JSON.stringify(app.config, null, 2))
-    setOrder(String(app.order))
-    setEnabled(app.enabled)
-  }, [existing.data])
 
   const save = async () => {
     let parsedConfig: unknown
@@ -141,8 +140,6 @@ export function AppEditor(props: { api: Api; project: Project; id: number | 'new
       setSaving(false)
     }
   }
-  if (id !== 'new' && existing.error)
-    return <ErrorNotice error={existing.error} what={`App ${id} could not be read`} />
   return (
     <section aria-labelledby="view-title">
       <h1 id="view-title" tabIndex={-1}>

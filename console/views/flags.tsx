@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks'
+import { useState } from 'preact/hooks'
 import { type Api, type ApiError, asApiError } from '../api/client.ts'
 import type { Flag, Page, Project } from '../api/types.ts'
 import { describeRollout, newFlagFilters, parseFilters } from '../flags/describe-flag.ts'
@@ -84,26 +84,28 @@ export function Flags(props: { api: Api; project: Project }) {
 /** Makes a flag, or changes one: key, name, on or off, and its release conditions in PostHog's `filters`. */
 export function FlagEditor(props: { api: Api; project: Project; id: number | 'new' }) {
   const { api, project, id } = props
-  const base = `/api/projects/${project.id}/feature_flags/`
   const existing = usePoll(
-    () => (id === 'new' ? Promise.resolve(undefined) : api.get<Flag>(`${base}${id}/`)),
+    () =>
+      id === 'new'
+        ? Promise.resolve(undefined)
+        : api.get<Flag>(`/api/projects/${project.id}/feature_flags/${id}/`),
     0,
     [project.id, id],
   )
-  const [key, setKey] = useState('')
-  const [name, setName] = useState('')
-  const [active, setActive] = useState(true)
-  const [filters, setFilters] = useState(JSON.stringify(newFlagFilters, null, 2))
+  if (existing.error) return <ErrorNotice error={existing.error} what={`Flag ${id} could not be read`} />
+  if (id !== 'new' && existing.data === undefined) return <p class="muted">Loading flag {id}…</p>
+  return <FlagForm api={api} project={project} id={id} flag={existing.data} />
+}
+
+function FlagForm(props: { api: Api; project: Project; id: number | 'new'; flag: Flag | undefined }) {
+  const { api, project, id, flag } = props
+  const base = `/api/projects/${project.id}/feature_flags/`
+  const [key, setKey] = useState(flag?.key ?? '')
+  const [name, setName] = useState(flag?.name ?? '')
+  const [active, setActive] = useState(flag?.active ?? true)
+  const [filters, setFilters] = useState(JSON.stringify(flag?.filters ?? newFlagFilters, null, 2))
   const [problem, setProblem] = useState<string | ApiError | undefined>(undefined)
   const [saving, setSaving] = useState(false)
-  useEffect(() => {
-    const flag = existing.data
-    if (flag === undefined) return
-    setKey(flag.key)
-    setName(flag.name)
-    setActive(flag.active)
-    setFilters(JSON.stringify(flag.filters, null, 2))
-  }, [existing.data])
 
   const save = async () => {
     const parsed = parseFilters(filters)
@@ -120,8 +122,6 @@ export function FlagEditor(props: { api: Api; project: Project; id: number | 'ne
       setSaving(false)
     }
   }
-  if (id !== 'new' && existing.error)
-    return <ErrorNotice error={existing.error} what={`Flag ${id} could not be read`} />
   return (
     <section aria-labelledby="view-title">
       <h1 id="view-title" tabIndex={-1}>
