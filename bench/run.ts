@@ -4,6 +4,7 @@
  */
 import { appsBench } from './apps.ts'
 import { captureBench } from './capture.ts'
+import { consoleBench } from './console.ts'
 import { flagsBench } from './flags.ts'
 import { ingestBench } from './ingest.ts'
 import { productionBench } from './production.ts'
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<void>> = {
   projector: projectorBench,
   production: productionBench,
   flags: flagsBench,
+  console: consoleBench,
   apps: appsBench,
 }
 

@@ -160,7 +160,7 @@ function DeadLetters(props: {
         <h2 id="letters-title">Dead letters</h2>
         {waiting > 1 && (
           <button type="button" disabled={replaying} onClick={() => replay()}>
-            Replay all {waiting}
+            Replay the {waiting} not replayed
           </button>
         )}
       </div>

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { type Api, query } from '../api/client.ts'
 import type { CapturedEvent, Page, Project } from '../api/types.ts'
 import { type LiveList, mergeNewest } from '../live/merge-events.ts'
+import { livePollMs, pollAfter } from '../live/polling.ts'
 import { navigate } from '../navigation.tsx'
 import { hrefs } from '../router.ts'
 import { EventList } from '../ui/event-list.tsx'
@@ -10,12 +11,6 @@ import { usePoll } from '../ui/poll.ts'
 import { Ago } from '../ui/time.tsx'
 import { FirstEvent } from './first-event.tsx'
 
-/**
- * How often the newest events are asked for. One poll is one events query (a few milliseconds on an
- * idle embedded sluice, see docs/benchmarks.md), and an event is queryable well under a second after
- * capture answered, so a new event shows within about two seconds.
- */
-export const livePollMs = 1000
 /** How many of the newest events each poll asks for, and the list keeps. */
 const pollSize = 100
 const listSize = 500
@@ -26,10 +21,11 @@ export function LiveEvents(props: { api: Api; project: Project; event: string; d
   const [paused, setPaused] = useState(false)
   const [list, setList] = useState<LiveList<CapturedEvent> | undefined>(undefined)
   const poll = usePoll(
-    () =>
-      api.get<Page<CapturedEvent>>(
-        `/api/projects/${project.id}/events/${query({ limit: pollSize, event, distinct_id: distinctId })}`,
-      ),
+    () => {
+      const after = pollAfter(list?.events[0]?.timestamp, list !== undefined, Date.now())
+      const filters = { limit: pollSize, event, distinct_id: distinctId, after }
+      return api.get<Page<CapturedEvent>>(`/api/projects/${project.id}/events/${query(filters)}`)
+    },
     paused ? null : livePollMs,
     [project.id, event, distinctId],
   )

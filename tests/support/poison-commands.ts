@@ -6,8 +6,8 @@ import { Topics } from '../../schema/topics.ts'
 /**
  * Puts into the command log of a stopped sluice two commands ingest cannot process, as another
  * writer or an older release may have left them: one the database refuses (a lone surrogate in a
- * person property) and one the domain throws on (properties nested 6000 deep). Started again, sluice
- * sets them aside as dead letters `apply/database_refused` and `decide/decide_failed`.
+ * person property) and one nested 6000 deep. Started again, sluice sets both aside as dead letters
+ * (the first as `database_refused`) and ingests on.
  */
 export async function appendPoisonCommands(dataDir: string, token: string): Promise<void> {
   const now = new Date().toISOString()
