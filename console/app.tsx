@@ -64,10 +64,7 @@ function Console(props: { apiKey: string; project: Project; signOut(message?: st
   const route = routeOf(location.pathname, location.search)
   const current = sectionOf(route)
   const api = useMemo(
-    () =>
-      createApi(props.apiKey, (refusal: ApiError) =>
-        signOut(`sluice no longer takes this key: ${refusalMessage(refusal)}`),
-      ),
+    () => createApi(props.apiKey, (refusal: ApiError) => signOut(refusalMessage(refusal))),
     [props.apiKey, signOut],
   )
 

@@ -5,14 +5,12 @@
 
 export interface Page<T> {
   results: T[]
-  next?: string | null
 }
 
 export interface Project {
   id: number
   name: string
   api_token: string
-  anonymize_ips: boolean
 }
 
 export interface CapturedEvent {
@@ -109,8 +107,6 @@ export interface Flag {
   name: string
   filters: FlagFilters
   active: boolean
-  version: number
-  updated_at: string
 }
 
 export interface App {
@@ -121,7 +117,6 @@ export interface App {
   enabled: boolean
   order: number
   version: number
-  updated_at: string
 }
 
 export interface AppLogEntry {

@@ -12,9 +12,10 @@ export function ErrorNotice(props: { error: ApiError | undefined; what?: string 
   )
 }
 
-export function Notice(props: { children: ComponentChildren; kind?: 'ok' | 'warn' }) {
+/** Good news: something done, or all well. */
+export function Notice(props: { children: ComponentChildren }) {
   return (
-    <p class={`notice ${props.kind ?? 'ok'}`} role="status">
+    <p class="notice ok" role="status">
       {props.children}
     </p>
   )

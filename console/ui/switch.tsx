@@ -1,7 +1,11 @@
-/** An on/off control that says what it turns on and off (a checkbox with the switch role). */
+/**
+ * An on/off control (a checkbox with the switch role). `label` is what it shows beside it; in a list,
+ * `name` says which thing it switches ("new-checkout enabled"), since "on" alone says nothing.
+ */
 export function Switch(props: {
   checked: boolean
   label: string
+  name?: string
   disabled?: boolean
   onChange(on: boolean): void
 }) {
@@ -11,11 +15,12 @@ export function Switch(props: {
         type="checkbox"
         role="switch"
         aria-checked={props.checked}
+        aria-label={props.name}
         checked={props.checked}
         disabled={props.disabled}
         onChange={(e) => props.onChange(e.currentTarget.checked)}
       />
-      <span>{props.label}</span>
+      <span aria-hidden={props.name === undefined ? undefined : true}>{props.label}</span>
     </label>
   )
 }

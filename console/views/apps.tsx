@@ -75,6 +75,7 @@ export function Apps(props: { api: Api; project: Project }) {
                       <Switch
                         checked={app.enabled}
                         label={app.enabled ? 'on' : 'off'}
+                        name={`${app.name} enabled`}
                         onChange={(on) => switchApp(app, on)}
                       />
                     </td>

@@ -68,6 +68,7 @@ export function Flags(props: { api: Api; project: Project }) {
                       <Switch
                         checked={flag.active}
                         label={flag.active ? 'on' : 'off'}
+                        name={`${flag.key} enabled`}
                         onChange={(on) => switchFlag(flag, on)}
                       />
                     </td>
