@@ -19,7 +19,10 @@ const listSize = 500
 export function LiveEvents(props: { api: Api; project: Project; event: string; distinctId: string }) {
   const { api, project, event, distinctId } = props
   const [paused, setPaused] = useState(false)
-  const [list, setList] = useState<LiveList<CapturedEvent> | undefined>(undefined)
+  // what is listed, and for which filters: a poll for new filters must not start from the old list
+  const subject = `${project.id}\u0000${event}\u0000${distinctId}`
+  const [listed, setListed] = useState<{ subject: string; list: LiveList<CapturedEvent> } | undefined>()
+  const list = listed?.subject === subject ? listed.list : undefined
   const poll = usePoll(
     () => {
       const after = pollAfter(list?.events[0]?.timestamp, list !== undefined, Date.now())
@@ -27,11 +30,15 @@ export function LiveEvents(props: { api: Api; project: Project; event: string; d
       return api.get<Page<CapturedEvent>>(`/api/projects/${project.id}/events/${query(filters)}`)
     },
     paused ? null : livePollMs,
-    [project.id, event, distinctId],
+    [subject],
   )
-  useEffect(() => setList(undefined), [project.id, event, distinctId])
   useEffect(() => {
-    if (poll.data) setList((listed) => mergeNewest(listed, poll.data?.results ?? [], listSize))
+    const polled = poll.data?.results
+    if (polled === undefined) return
+    setListed((before) => ({
+      subject,
+      list: mergeNewest(before?.subject === subject ? before.list : undefined, polled, listSize),
+    }))
   }, [poll.data])
 
   const filtered = event !== '' || distinctId !== ''

@@ -114,6 +114,20 @@ describe('the console', () => {
     await page.getByLabel('Event name').press('Enter')
     await expect.poll(() => page.locator('li.event .event-name').allTextContents()).toEqual(['upgraded'])
     expect(new URL(page.url()).search).toBe('?event=upgraded')
+    // an event of long ago is found as soon as it is asked for
+    const lastYear = new Date(Date.now() - 365 * 86_400_000).toISOString()
+    await capture([{ event: 'imported_order', distinct_id: 'ada', timestamp: lastYear }])
+    await eventually(async () => {
+      const { body } = await sluice.api<{ results: unknown[] }>(
+        `${projectPath()}/events/?event=imported_order`,
+      )
+      return body.results.length === 1 ? true : undefined
+    })
+    await page.getByLabel('Event name').fill('imported_order')
+    await page.getByLabel('Event name').press('Enter')
+    await expect
+      .poll(() => page.locator('li.event .event-name').allTextContents())
+      .toEqual(['imported_order'])
     await page.getByLabel('Event name').fill('')
     await page.getByLabel('Distinct id').fill('nobody')
     await page.getByLabel('Distinct id').press('Enter')
