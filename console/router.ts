@@ -1,3 +1,5 @@
+import { query } from './api/client.ts'
+
 /** The console's views, named by their URL so each can be opened, bookmarked and shared directly. */
 export type Route =
   | { view: 'events'; event: string; distinctId: string }
@@ -69,19 +71,12 @@ export function sectionOf(route: Route): Section | null {
 
 export const hrefs = {
   events: (filters: { event?: string; distinctId?: string } = {}) =>
-    `/console/events${searchOf({ event: filters.event, distinct_id: filters.distinctId })}`,
-  persons: (search = '') => `/console/persons${searchOf({ search })}`,
+    `/console/events${query({ event: filters.event, distinct_id: filters.distinctId })}`,
+  persons: (search = '') => `/console/persons${query({ search })}`,
   person: (uuid: string) => `/console/persons/${encodeURIComponent(uuid)}`,
   ingestion: () => '/console/ingestion',
   flags: () => '/console/flags',
   flag: (id: number | 'new') => `/console/flags/${id}`,
   apps: () => '/console/apps',
   app: (id: number | 'new') => `/console/apps/${id}`,
-}
-
-function searchOf(values: Record<string, string | undefined>): string {
-  const params = new URLSearchParams()
-  for (const [name, value] of Object.entries(values)) if (value) params.set(name, value)
-  const text = params.toString()
-  return text === '' ? '' : `?${text}`
 }

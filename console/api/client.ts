@@ -66,7 +66,7 @@ export function asApiError(error: unknown): ApiError {
   return error instanceof ApiError ? error : new ApiError(0, 'console_error', String(error))
 }
 
-/** A query string of the values that are set. */
+/** A query string (`?a=1&b=x`) of the values that are set, or nothing when none is. */
 export function query(values: Record<string, string | number | undefined>): string {
   const params = new URLSearchParams()
   for (const [name, value] of Object.entries(values))
