@@ -1,7 +1,9 @@
 import { Worker } from 'node:worker_threads'
+import type { FlagEvaluationStore, FlagStore } from '../../ports/flags.ts'
 import type { Log, LogRecord } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import type { Project, ProjectStore } from '../../ports/projects.ts'
+import type { HashKeyOverride } from '../../schema/flags.ts'
 import { Topics } from '../../schema/topics.ts'
 import { isEmbeddedLog } from '../log/embedded/embedded-log.ts'
 import type { createMetrics } from '../metrics/metrics.ts'
@@ -11,20 +13,29 @@ import { threadRpc } from './thread-rpc.ts'
 /** What the capture thread starts from. */
 export interface CaptureWorkerData {
   config: SluiceConfig
-  /** The main thread's own server, on a loopback port: where everything but capture is answered. */
+  /** The main thread's own server, on a loopback port: where everything the thread does not answer goes. */
   forwardTo: string
+  /** Also answer /flags and /decide (the api role runs in the process too). */
+  flags: boolean
 }
 
-/** What the main thread answers the capture thread. */
+/**
+ * What the main thread answers the capture thread: the project of a token, and what flag
+ * evaluation reads from Postgres (the thread keeps the definitions for a few seconds, as another
+ * process would).
+ */
 export type MainThreadCalls = {
   findByToken(token: string): Promise<Project | undefined>
   appended(topic: string, partition: number): void
   listening(port: number): void
-}
+  flagList: FlagStore['list']
+} & Pick<FlagEvaluationStore, keyof FlagEvaluationStore>
 
 /** What the capture thread answers the main thread. */
 export type CaptureThreadCalls = {
   append(topic: string, records: LogRecord[]): Promise<void>
+  flagsChanged(projectId: number): void
+  projectChanged(token: string): void
   metrics(): ReturnType<ReturnType<typeof createMetrics>['registry']['getMetricsAsJSON']>
   stop(): Promise<void>
 }
@@ -34,6 +45,10 @@ export interface CaptureThread {
   /** A log for this thread whose appends to `capture_requests` go through the capture thread, their one writer. */
   log: Log
   metrics(): ReturnType<CaptureThreadCalls['metrics']>
+  /** A project's flags changed here: the thread reads them again at its next request, not seconds later. */
+  flagsChanged(projectId: number): void
+  /** A project's settings changed here (`anonymize_ips`): the thread looks the token up again. */
+  projectChanged(token: string): void
   /** Whether the thread runs (it is started again if it ends on its own). */
   running(): boolean
   stop(): Promise<void>
@@ -61,6 +76,8 @@ export async function startCaptureThread(options: {
   forwardTo: string
   log: Log
   projects: Pick<ProjectStore, 'findByToken'>
+  /** Given when the thread also answers /flags and /decide. */
+  flags: { store: FlagStore; evaluation: FlagEvaluationStore } | null
   logger: Logger
 }): Promise<CaptureThread> {
   const { config, log, logger } = options
@@ -70,7 +87,11 @@ export async function startCaptureThread(options: {
   async function launch() {
     const worker = new Worker(bootstrap, {
       eval: true,
-      workerData: { config, forwardTo: options.forwardTo } satisfies CaptureWorkerData,
+      workerData: {
+        config,
+        forwardTo: options.forwardTo,
+        flags: options.flags !== null,
+      } satisfies CaptureWorkerData,
     })
     let listening: (port: number) => void = () => {}
     const started = new Promise<number>((resolve, reject) => {
@@ -80,8 +101,10 @@ export async function startCaptureThread(options: {
         reject(new Error(`the capture thread ended (exit code ${code}) before it listened`)),
       )
     })
+    const flags = options.flags
     const rpc = threadRpc<CaptureThreadCalls>(worker, {
       findByToken: (token: string) => options.projects.findByToken(token),
+      ...(flags === null ? {} : flagCalls(flags.store, flags.evaluation)),
       appended: (topic: string, partition: number) => {
         if (isEmbeddedLog(log)) log.noticeAppend(topic, partition)
       },
@@ -117,6 +140,8 @@ export async function startCaptureThread(options: {
           : log.append(topic, records),
     },
     metrics: () => current.rpc.call('metrics'),
+    flagsChanged: (projectId) => current.rpc.notice('flagsChanged', projectId),
+    projectChanged: (token) => current.rpc.notice('projectChanged', token),
     running: () => current.running,
     async stop() {
       stopping = true
@@ -126,5 +151,22 @@ export async function startCaptureThread(options: {
       await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 10_000))])
       await current.worker.terminate()
     },
+  }
+}
+
+/** The main thread's side of the flag reads the capture thread asks for. */
+function flagCalls(store: FlagStore, evaluation: FlagEvaluationStore) {
+  return {
+    flagList: (teamId: number, options?: { includeDeleted?: boolean }) => store.list(teamId, options),
+    groupTypes: (teamId: number) => evaluation.groupTypes(teamId),
+    personProperties: (teamId: number, distinctId: string) => evaluation.personProperties(teamId, distinctId),
+    groupProperties: (teamId: number, groups: { groupTypeIndex: number; groupKey: string }[]) =>
+      evaluation.groupProperties(teamId, groups),
+    personDistinctIds: (teamId: number, distinctIds: string[]) =>
+      evaluation.personDistinctIds(teamId, distinctIds),
+    hashKeyOverrides: (teamId: number, distinctIds: string[]) =>
+      evaluation.hashKeyOverrides(teamId, distinctIds),
+    addHashKeyOverrides: (teamId: number, overrides: HashKeyOverride[]) =>
+      evaluation.addHashKeyOverrides(teamId, overrides),
   }
 }

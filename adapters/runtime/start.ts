@@ -1,4 +1,5 @@
 import { createServer } from 'node:net'
+import { setPriority } from 'node:os'
 import type { FastifyInstance } from 'fastify'
 import { createRequestSplitter } from '../../commands/capture/split-requests.ts'
 import { createConsumerHealth } from '../../commands/consumers/consumer-health.ts'
@@ -190,23 +191,28 @@ export async function startSluice(
         roles.has('capture') && !captureThread
           ? { intake: createCommandIntake({ tokens, log, logger }) }
           : undefined,
-      remoteConfig: roles.has('capture')
-        ? {
-            tokens,
-            hasFeatureFlags: async (projectId) =>
-              (await flagDefinitions.forProject(projectId)).flags.length > 0,
-          }
-        : undefined,
-      flags: roles.has('api')
-        ? { tokens, evaluation: { definitions: flagDefinitions, store: flagInputs, logger } }
-        : undefined,
+      remoteConfig:
+        roles.has('capture') && !captureThread
+          ? {
+              tokens,
+              hasFeatureFlags: async (projectId) =>
+                (await flagDefinitions.forProject(projectId)).flags.length > 0,
+            }
+          : undefined,
+      flags:
+        roles.has('api') && !captureThread
+          ? { tokens, evaluation: { definitions: flagDefinitions, store: flagInputs, logger } }
+          : undefined,
       flagDefinitions: roles.has('api')
         ? {
             projects,
             tokens,
             store: flagStore,
             evaluation: flagInputs,
-            changed: (projectId) => flagDefinitions.forget(projectId),
+            changed: (projectId) => {
+              flagDefinitions.forget(projectId)
+              thread?.flagsChanged(projectId)
+            },
           }
         : undefined,
       apps: roles.has('api')
@@ -215,7 +221,15 @@ export async function startSluice(
       console: roles.has('api'),
       api:
         roles.has('api') && clickhouse
-          ? { projects, clickhouse, db, projectChanged: (project) => tokens.forget(project.apiToken) }
+          ? {
+              projects,
+              clickhouse,
+              db,
+              projectChanged: (project) => {
+                tokens.forget(project.apiToken)
+                thread?.projectChanged(project.apiToken)
+              },
+            }
           : undefined,
       operations: {
         projects,
@@ -259,9 +273,11 @@ export async function startSluice(
         forwardTo: urlOf('127.0.0.1', listeningPort(server)),
         log,
         projects,
+        flags: roles.has('api') ? { store: flagStore, evaluation: flagInputs } : null,
         logger,
       })
       thread = started
+      if (process.env.SLUICE_EXPERIMENT_NICE) setPriority(0, Number(process.env.SLUICE_EXPERIMENT_NICE))
       steps.add('the capture thread (the requests in hand)', () => started.stop())
       url = started.url
     } else {

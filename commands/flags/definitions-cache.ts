@@ -26,7 +26,7 @@ export interface FlagDefinitionsCache {
  * the store is unreachable the last definitions read keep being served.
  */
 export function createFlagDefinitionsCache(
-  stores: { flags: FlagStore; evaluation: FlagEvaluationStore },
+  stores: { flags: Pick<FlagStore, 'list'>; evaluation: Pick<FlagEvaluationStore, 'groupTypes'> },
   options: { maxAgeMs?: number; now?: () => number } = {},
 ): FlagDefinitionsCache {
   const maxAgeMs = options.maxAgeMs ?? 5_000
