@@ -179,7 +179,8 @@ export function logContract(name: string, makeLog: () => Promise<LogFixture | nu
           }
         }, 20)
       })
-      expect(delivered).toEqual(['a'])
+      // at least once: a member that rejoins may be handed what it had not committed yet
+      expect(new Set(delivered)).toEqual(new Set(['a']))
       expect(problems).toContain('the offsets store is away')
       expect(problems.at(-1)).toBeNull()
     })
