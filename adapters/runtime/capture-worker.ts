@@ -20,10 +20,13 @@ import { openLog } from './backends.ts'
 import type { CaptureWorkerData, MainThreadCalls } from './capture-thread.ts'
 import { createLogger } from './logger.ts'
 import { threadRpc } from './thread-rpc.ts'
+import { logUnhandledRejections } from './unhandled-rejections.ts'
 
 const { config, forwardTo, flags } = workerData as CaptureWorkerData
 const port = parentPort as MessagePort
 const logger = createLogger(config)
+// a thread has its own unhandled rejections: lmdb's, when a commit fails, must not end it either
+logUnhandledRejections(logger)
 const log = await openLog(config, logger)
 const metrics = createMetrics({ processMetrics: false })
 const app = createHttpApp(logger, {

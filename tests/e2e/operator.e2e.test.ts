@@ -134,7 +134,7 @@ describe('operating sluice', () => {
       sluice.child.kill('SIGINT')
       expect(await sluice.exited).toBe(0)
       expect(sluice.stderr()).toMatch(
-        /Stopping: waiting for the HTTP server \(the requests in hand\), the projector \(its insert in hand\), ingest \(the batch in hand\), .*PGlite, the data dir lock \(Ctrl-C again stops at once\)…\n/,
+        /Stopping: waiting for the capture thread \(the requests in hand\), the HTTP server \(the requests in hand\), the projector \(its insert in hand\), ingest \(the batch in hand\), .*the split \(the requests in hand\), .*PGlite, the data dir lock \(Ctrl-C again stops at once\)…\n/,
       )
       expect(sluice.stderr()).toMatch(/\nStopped\.\n$/)
       expect(existsSync(join(dataDir, 'sluice.lock'))).toBe(false)
@@ -179,7 +179,8 @@ describe('operating sluice', () => {
     client.write('{"ba')
     try {
       sluice.child.kill('SIGINT')
-      await sluice.waitFor(/ {2}still waiting for the HTTP server \(the requests in hand\)…/, 8000)
+      // capture's requests are in the hands of its thread
+      await sluice.waitFor(/ {2}still waiting for the capture thread \(the requests in hand\)…/, 8000)
       sluice.child.kill('SIGINT')
       expect(await sluice.exited).toBe(130)
       expect(sluice.stderr()).toMatch(

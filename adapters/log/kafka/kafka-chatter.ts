@@ -3,17 +3,14 @@ import type { Logger } from '../../../ports/logger.ts'
 
 /**
  * What kafkajs says that sluice does not say itself: a consumer that jumped to another offset
- * (records skipped or read twice), a response matching no request, an authentication the broker
- * refused, a listener of ours that threw. (Its warning that limited retries "may invalidate EoS
- * guarantees" is not among them: sluice limits them on purpose — an append not durable in time is
- * answered 503 for the SDK to retry, and ingest is idempotent.)
+ * (records skipped or read twice), an authentication the broker refused, a listener of ours that
+ * threw. (Its warning that limited retries "may invalidate EoS guarantees" is not among them:
+ * sluice limits them on purpose — an append not durable in time is answered 503 for the SDK to
+ * retry, and ingest is idempotent. Nor is "Response without match": a response to a request
+ * kafkajs had already given up on, or that arrives as a consumer disconnects at a stop; the request
+ * that timed out is reported where it failed.)
  */
-const meaningful = [
-  /Offset out of range/i,
-  /Response without match/i,
-  /SASL|authenticat/i,
-  /Failed to execute listener/i,
-]
+const meaningful = [/Offset out of range/i, /SASL|authenticat/i, /Failed to execute listener/i]
 
 /**
  * Where a kafkajs log entry goes. kafkajs logs at error level what is routine in a consumer group —
