@@ -1,5 +1,4 @@
 import { createServer } from 'node:net'
-import { setPriority } from 'node:os'
 import type { FastifyInstance } from 'fastify'
 import { createRequestSplitter } from '../../commands/capture/split-requests.ts'
 import { createConsumerHealth } from '../../commands/consumers/consumer-health.ts'
@@ -277,7 +276,6 @@ export async function startSluice(
         logger,
       })
       thread = started
-      if (process.env.SLUICE_EXPERIMENT_NICE) setPriority(0, Number(process.env.SLUICE_EXPERIMENT_NICE))
       steps.add('the capture thread (the requests in hand)', () => started.stop())
       url = started.url
     } else {
