@@ -16,18 +16,24 @@ export type Columns<Row> = { readonly [K in keyof Row]-?: ColumnType }
 
 /**
  * Rows sent to the database as one JSON document (one parameter, parsed once as jsonb) and read
- * there as a record set with named, typed columns: `jsonb_to_recordset(…) AS r(name type, …)`.
- * The record definition and the column lists that go with it come from the same `columns` object,
- * which must name every field of `Row`, so a field can never land in another column.
+ * there as a record set `r` with named, typed columns. On the wire each row is an array in the
+ * order of `columns` (a third smaller than objects, and cheaper for the server to take apart); the
+ * positions and the names that read them both come from that one object, which must name every
+ * field of `Row`, so a field can never land in another column.
  */
 export function recordset<Row extends object>(
   rows: readonly Row[],
   columns: Columns<Row>,
 ): RawBuilder<unknown> {
-  const definition = Object.entries(columns)
-    .map(([name, type]) => `${name} ${type}`)
+  const names = Object.keys(columns) as (keyof Row & string)[]
+  const fields = names
+    .map((name, i) => {
+      const type = columns[name]
+      return type === 'jsonb' ? `e->${i} AS ${name}` : `(e->>${i})::${type} AS ${name}`
+    })
     .join(', ')
-  return sql`jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r(${sql.raw(definition)})`
+  const document = JSON.stringify(rows.map((row) => names.map((name) => row[name])))
+  return sql`(SELECT ${sql.raw(fields)} FROM jsonb_array_elements(${document}::jsonb) AS e) AS r`
 }
 
 /** The column names, for `INSERT INTO t (…) SELECT … FROM recordset(…)`. */
