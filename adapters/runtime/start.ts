@@ -39,9 +39,8 @@ const requestsInHandMs = 10_000
 
 export interface RunningSluice {
   url: string
-  /** The first project's credentials, and whether this start created them. */
+  /** The first project's credentials (its personal API key only when this start created it). */
   defaultProject: ProjectCredentials
-  freshDataDir: boolean
   /** What stopping waits for, in the order it does. */
   stopping(): string[]
   /** Stops every role and closes the backends; `stillWaiting` hears of a step that takes long. */
@@ -84,7 +83,7 @@ export async function startSluice(
   try {
     const { lock, db, log, clickhouse, postgres: database } = backends
     const projects = postgresProjectStore(db)
-    const { credentials, created } = await ensureDefaultProject(projects)
+    const { credentials } = await ensureDefaultProject(projects)
 
     const roleGroups: ConsumerGroup[] = []
     if (roles.has('ingest')) roleGroups.push(ConsumerGroups.split, ingestGroupId)
@@ -287,7 +286,6 @@ export async function startSluice(
     return {
       url,
       defaultProject: credentials,
-      freshDataDir: created,
       stopping: () => [...steps.pending(), ...backends.pending()],
       stop,
     }

@@ -1,10 +1,11 @@
 import { useState } from 'preact/hooks'
 import { type Api, type ApiError, asApiError, query } from '../api/client.ts'
 import type { App, AppLogEntry, Page, Project } from '../api/types.ts'
-import { Link, navigate } from '../navigation.tsx'
+import { Link } from '../navigation.tsx'
 import { hrefs } from '../router.ts'
 import { ErrorNotice } from '../ui/notice.tsx'
 import { usePoll } from '../ui/poll.ts'
+import { SaveProblemNotice, useSave } from '../ui/save.tsx'
 import { Switch } from '../ui/switch.tsx'
 import { Time } from '../ui/time.tsx'
 
@@ -111,10 +112,9 @@ function AppForm(props: { api: Api; project: Project; id: number | 'new'; app: A
   const [config, setConfig] = useState(JSON.stringify(app?.config ?? {}, null, 2))
   const [order, setOrder] = useState(app === undefined ? '' : String(app.order))
   const [enabled, setEnabled] = useState(app?.enabled ?? true)
-  const [problem, setProblem] = useState<string | ApiError | undefined>(undefined)
-  const [saving, setSaving] = useState(false)
+  const { problem, setProblem, saving, save } = useSave(api, base, id, hrefs.apps())
 
-  const save = async () => {
+  const saveApp = () => {
     let parsedConfig: unknown
     try {
       parsedConfig = JSON.parse(config)
@@ -123,23 +123,13 @@ function AppForm(props: { api: Api; project: Project; id: number | 'new'; app: A
     }
     if (typeof parsedConfig !== 'object' || parsedConfig === null || Array.isArray(parsedConfig))
       return setProblem('The config is a JSON object, such as {"greeting": "hello"}.')
-    setSaving(true)
-    setProblem(undefined)
-    try {
-      const body = {
-        name: name.trim(),
-        source,
-        config: parsedConfig,
-        enabled,
-        ...(order.trim() === '' ? {} : { order: Number(order) }),
-      }
-      if (id === 'new') await api.send('POST', base, body)
-      else await api.send('PATCH', `${base}${id}/`, body)
-      navigate(hrefs.apps())
-    } catch (error) {
-      setProblem(asApiError(error))
-      setSaving(false)
-    }
+    return save({
+      name: name.trim(),
+      source,
+      config: parsedConfig,
+      enabled,
+      ...(order.trim() === '' ? {} : { order: Number(order) }),
+    })
   }
   return (
     <section aria-labelledby="view-title">
@@ -150,7 +140,7 @@ function AppForm(props: { api: Api; project: Project; id: number | 'new'; app: A
         class="editor"
         onSubmit={(e) => {
           e.preventDefault()
-          void save()
+          void saveApp()
         }}
       >
         <label>
@@ -194,13 +184,7 @@ function AppForm(props: { api: Api; project: Project; id: number | 'new'; app: A
             onInput={(e) => setConfig(e.currentTarget.value)}
           />
         </label>
-        {typeof problem === 'string' ? (
-          <p class="notice error" role="alert">
-            {problem}
-          </p>
-        ) : (
-          <ErrorNotice error={problem} what="sluice did not save the app" />
-        )}
+        <SaveProblemNotice problem={problem} what="sluice did not save the app" />
         <div class="actions">
           <button type="submit" disabled={saving}>
             {id === 'new' ? 'Create app' : 'Save app'}

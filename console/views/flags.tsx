@@ -2,10 +2,11 @@ import { useState } from 'preact/hooks'
 import { type Api, type ApiError, asApiError } from '../api/client.ts'
 import type { Flag, Page, Project } from '../api/types.ts'
 import { describeRollout, newFlagFilters, parseFilters } from '../flags/describe-flag.ts'
-import { Link, navigate } from '../navigation.tsx'
+import { Link } from '../navigation.tsx'
 import { hrefs } from '../router.ts'
 import { ErrorNotice } from '../ui/notice.tsx'
 import { usePoll } from '../ui/poll.ts'
+import { SaveProblemNotice, useSave } from '../ui/save.tsx'
 import { Switch } from '../ui/switch.tsx'
 
 /** The project's feature flags, each switched on and off in place. */
@@ -105,23 +106,12 @@ function FlagForm(props: { api: Api; project: Project; id: number | 'new'; flag:
   const [name, setName] = useState(flag?.name ?? '')
   const [active, setActive] = useState(flag?.active ?? true)
   const [filters, setFilters] = useState(JSON.stringify(flag?.filters ?? newFlagFilters, null, 2))
-  const [problem, setProblem] = useState<string | ApiError | undefined>(undefined)
-  const [saving, setSaving] = useState(false)
+  const { problem, setProblem, saving, save } = useSave(api, base, id, hrefs.flags())
 
-  const save = async () => {
+  const saveFlag = () => {
     const parsed = parseFilters(filters)
     if ('problem' in parsed) return setProblem(parsed.problem)
-    setSaving(true)
-    setProblem(undefined)
-    try {
-      const body = { key: key.trim(), name, active, filters: parsed.filters }
-      if (id === 'new') await api.send('POST', base, body)
-      else await api.send('PATCH', `${base}${id}/`, body)
-      navigate(hrefs.flags())
-    } catch (error) {
-      setProblem(asApiError(error))
-      setSaving(false)
-    }
+    return save({ key: key.trim(), name, active, filters: parsed.filters })
   }
   return (
     <section aria-labelledby="view-title">
@@ -132,7 +122,7 @@ function FlagForm(props: { api: Api; project: Project; id: number | 'new'; flag:
         class="editor"
         onSubmit={(e) => {
           e.preventDefault()
-          void save()
+          void saveFlag()
         }}
       >
         <label>
@@ -165,13 +155,7 @@ function FlagForm(props: { api: Api; project: Project; id: number | 'new'; flag:
             <code>rollout_percentage</code>. <code>multivariate.variants</code> splits those it releases to.
           </span>
         </label>
-        {typeof problem === 'string' ? (
-          <p class="notice error" role="alert">
-            {problem}
-          </p>
-        ) : (
-          <ErrorNotice error={problem} what="sluice did not save the flag" />
-        )}
+        <SaveProblemNotice problem={problem} what="sluice did not save the flag" />
         <div class="actions">
           <button type="submit" disabled={saving}>
             {id === 'new' ? 'Create flag' : 'Save flag'}

@@ -54,6 +54,8 @@ const campaignKeys = [
 const copiedKeys = [...deviceKeys, ...campaignKeys].map(
   (key) => [key, `$initial_${key.replace(/^\$/, '')}`] as const,
 )
+/** Each event property ingestion copies to the person, with the `$initial_…` name of its first value. */
+export const initialPersonPropertyOf: ReadonlyMap<string, string> = new Map(copiedKeys)
 const copiedKeyOrder = new Map(copiedKeys.map(([key], i) => [key, i]))
 const skipEvents = new Set(['$snapshot', '$performance_event'])
 const serverSkips = new Set(['$os', '$os_version'])

@@ -1,3 +1,4 @@
+import { initialPersonPropertyOf } from '../event/auto-person-properties.ts'
 import type { PreparedFlag } from './prepare-flag.ts'
 
 /**
@@ -5,54 +6,6 @@ import type { PreparedFlag } from './prepare-flag.ts'
  * first, the request's on top, then `$initial_…` filled in from the current values where missing
  * (ingestion sets those a moment later than the request knows them).
  */
-
-// The properties ingestion copies into `$initial_…` person properties (PostHog's taxonomy).
-const initialOf: Record<string, string> = Object.fromEntries(
-  [
-    '$app_build',
-    '$app_name',
-    '$app_namespace',
-    '$app_version',
-    '$browser',
-    '$browser_version',
-    '$device_type',
-    '$current_url',
-    '$pathname',
-    '$os',
-    '$os_version',
-    '$referring_domain',
-    '$referrer',
-    '$screen_height',
-    '$screen_width',
-    '$viewport_height',
-    '$viewport_width',
-    '$raw_user_agent',
-    'utm_source',
-    'utm_medium',
-    'utm_campaign',
-    'utm_content',
-    'utm_term',
-    'gclid',
-    'gad_source',
-    'gclsrc',
-    'dclid',
-    'gbraid',
-    'wbraid',
-    'fbclid',
-    'msclkid',
-    'twclid',
-    'li_fat_id',
-    'mc_cid',
-    'igshid',
-    'ttclid',
-    'rdt_cid',
-    'epik',
-    'qclid',
-    'sccid',
-    'irclid',
-    '_kx',
-  ].map((key) => [key, `$initial_${key.replace(/^\$/, '')}`]),
-)
 
 /**
  * The person properties flags match against. When the stored person was read (`stored` is not
@@ -66,7 +19,7 @@ export function personPropertiesFor(
   const merged: Record<string, unknown> =
     stored === undefined ? { ...requested } : { ...stored, distinct_id: distinctId, ...requested }
   for (const key of Object.keys(merged)) {
-    const initial = initialOf[key]
+    const initial = initialPersonPropertyOf.get(key)
     if (initial !== undefined && !Object.hasOwn(merged, initial)) merged[initial] = merged[key]
   }
   return merged

@@ -1,27 +1,4 @@
-import { openPostgres } from '../../adapters/postgres/connect.ts'
 import { flagStoreContract } from '../../tests/contracts/flag-store.contract.ts'
-import {
-  createTestDatabase,
-  postgresServerReachable,
-  postgresServerUrl,
-} from '../../tests/support/postgres-server.ts'
-import { serviceAvailable } from '../../tests/support/services.ts'
+import { onEveryPostgresAdapter } from '../../tests/contracts/postgres-adapters.ts'
 
-flagStoreContract('PGlite', async () => {
-  const db = await openPostgres({ kind: 'pglite', dataDir: null })
-  return { db, close: () => db.destroy() }
-})
-
-flagStoreContract('PostgreSQL server', async () => {
-  const problem = await postgresServerReachable()
-  if (!serviceAvailable('PostgreSQL', problem === null, `${postgresServerUrl}: ${problem}`)) return null
-  const database = await createTestDatabase('sluice_flags_test')
-  const db = await openPostgres({ kind: 'pg', url: database.url })
-  return {
-    db,
-    close: async () => {
-      await db.destroy()
-      await database.drop()
-    },
-  }
-})
+onEveryPostgresAdapter(flagStoreContract, 'sluice_flags_test')

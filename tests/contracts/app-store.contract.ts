@@ -1,42 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Db } from '../../adapters/postgres/connect.ts'
+import { describe, expect } from 'vitest'
 import { maxLogsPerApp, type NewApp } from '../../ports/apps.ts'
 import { postgresAppStore } from '../../projections/postgres/app-store.ts'
 import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
-import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
 import type { AppLogEntry } from '../../schema/apps.ts'
+import { type OpenDatabase, withTwoProjects } from './postgres-adapters.ts'
 
 /** What the app store must do on every Postgres adapter (PGlite, PostgreSQL), with the same kysely code. */
-export function appStoreContract(
-  name: string,
-  open: () => Promise<{ db: Db; close: () => Promise<void> } | null>,
-) {
+export function appStoreContract(name: string, open: OpenDatabase) {
   describe(`the app store on ${name}`, () => {
-    let opened: { db: Db; close: () => Promise<void> } | null = null
-    let teams: [number, number] = [0, 0]
-    beforeAll(async () => {
-      opened = await open()
-      if (opened === null) return
-      const projects = postgresProjectStore(opened.db)
-      const made = []
-      for (const suffix of ['a', 'b'])
-        made.push(
-          await projects.createProject({
-            name: suffix,
-            apiToken: `phc_apps_${suffix}_${name.length}`,
-            personalApiKey: `phx_apps_${suffix}_${name.length}`,
-          }),
-        )
-      teams = [made[0]!.project.id, made[1]!.project.id]
-    })
-    afterAll(async () => {
-      await opened?.close()
-    })
-    const test = (title: string, body: (db: Db) => Promise<void>) =>
-      it(title, async (ctx) => {
-        if (opened === null) return ctx.skip()
-        await body(opened.db)
-      })
+    const { teams, test } = withTwoProjects(open, 'apps')
     const app = (appName: string, extra: Partial<NewApp> = {}): NewApp => ({
       name: appName,
       source: `function processEvent(event) { return event } // ${appName}`,

@@ -1,43 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Db } from '../../adapters/postgres/connect.ts'
+import { describe, expect } from 'vitest'
 import type { NewFlag } from '../../ports/flags.ts'
 import { FlagKeyTakenError } from '../../ports/flags.ts'
 import { postgresFlagEvaluationStore } from '../../projections/postgres/flag-evaluation-store.ts'
 import { postgresFlagStore } from '../../projections/postgres/flag-store.ts'
 import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
-import { postgresProjectStore } from '../../projections/postgres/project-store.ts'
+import { type OpenDatabase, withTwoProjects } from './postgres-adapters.ts'
 
 /** What the flag stores must do on every Postgres adapter (PGlite, PostgreSQL), with the same kysely code. */
-export function flagStoreContract(
-  name: string,
-  open: () => Promise<{ db: Db; close: () => Promise<void> } | null>,
-) {
+export function flagStoreContract(name: string, open: OpenDatabase) {
   describe(`flag stores on ${name}`, () => {
-    let opened: { db: Db; close: () => Promise<void> } | null = null
-    let teams: [number, number] = [0, 0]
-    beforeAll(async () => {
-      opened = await open()
-      if (opened === null) return
-      const projects = postgresProjectStore(opened.db)
-      const made = []
-      for (const suffix of ['a', 'b'])
-        made.push(
-          await projects.createProject({
-            name: suffix,
-            apiToken: `phc_flags_${suffix}_${name.length}`,
-            personalApiKey: `phx_flags_${suffix}_${name.length}`,
-          }),
-        )
-      teams = [made[0]!.project.id, made[1]!.project.id]
-    })
-    afterAll(async () => {
-      await opened?.close()
-    })
-    const test = (title: string, body: (db: Db) => Promise<void>) =>
-      it(title, async (ctx) => {
-        if (opened === null) return ctx.skip()
-        await body(opened.db)
-      })
+    const { teams, test } = withTwoProjects(open, 'flags')
     const flag = (key: string, extra: Partial<NewFlag> = {}): NewFlag => ({
       key,
       name: `${key} flag`,

@@ -1,6 +1,5 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Db } from '../../adapters/postgres/connect.ts'
 import { migratePostgres } from '../../adapters/postgres/migrate.ts'
 import { IdentityStoreConflictError } from '../../ports/identity-store.ts'
 import { postgresIdentityStore } from '../../projections/postgres/identity-store.ts'
@@ -8,14 +7,12 @@ import { encodeOutbox } from '../../projections/postgres/outbox-encoding.ts'
 import { personalApiKeyDigest, postgresProjectStore } from '../../projections/postgres/project-store.ts'
 import type { Fact } from '../../schema/facts.ts'
 import { postgresMigrations } from '../../schema/postgres/migrations.ts'
+import type { OpenDatabase, OpenedDatabase } from './postgres-adapters.ts'
 
 /** What every Postgres adapter (PGlite, PostgreSQL through pg) must do with the same kysely code. */
-export function postgresContract(
-  name: string,
-  open: () => Promise<{ db: Db; close: () => Promise<void> } | null>,
-) {
+export function postgresContract(name: string, open: OpenDatabase) {
   describe(`Postgres projection on ${name}`, () => {
-    let opened: { db: Db; close: () => Promise<void> } | null = null
+    let opened: OpenedDatabase | null = null
     const db = () => {
       if (opened === null) throw new Error('database not opened')
       return opened.db

@@ -24,6 +24,28 @@ function mountSmallDisk(): string | null {
   }
 }
 
+/**
+ * Fills the disk to its last few blocks. sluice goes on writing while this runs, so the room read
+ * a moment ago may be gone by the time it is claimed: claim what is free now, again, until
+ * nothing worth claiming is left.
+ */
+function fillDisk(disk: string): string[] {
+  const fillers: string[] = []
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const { bavail, bsize } = statfsSync(disk)
+    const free = Number(bavail) * Number(bsize)
+    if (free <= 64 * 1024) break
+    const filler = join(disk, `filler-${attempt}`)
+    try {
+      execFileSync('fallocate', ['-l', String(free - 16 * 1024), filler], { stdio: 'pipe' })
+      fillers.push(filler)
+    } catch {
+      rmSync(filler, { force: true })
+    }
+  }
+  return fillers
+}
+
 describe('a full disk', () => {
   let mountPoint: string | null = null
   let sluice: SluiceProcess | undefined
@@ -66,9 +88,7 @@ describe('a full disk', () => {
         : undefined,
     )
 
-    const filler = join(disk, 'filler')
-    const { bavail, bsize } = statfsSync(disk)
-    execFileSync('fallocate', ['-l', String(Number(bavail) * Number(bsize) - 4096), filler])
+    const fillers = fillDisk(disk)
     // the log may still have room in pages it holds; soon nothing more can be stored
     const refused: string[] = []
     for (let i = 0; i < 200 && refused.length < 3; i++) {
@@ -86,7 +106,7 @@ describe('a full disk', () => {
         (await fetch(`${running.url}/_readiness`)).status === 503 ? true : undefined,
       )
 
-    rmSync(filler)
+    for (const filler of fillers) rmSync(filler)
     for (const id of ['after-1', 'after-2']) {
       expect(await eventually(async () => ((await send(id)) === 200 ? 200 : undefined))).toBe(200)
       accepted.push(id)

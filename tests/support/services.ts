@@ -12,9 +12,8 @@ export class ServiceUnavailableError extends Error {
 /** Returns whether to run; throws in CI when the service is missing. */
 export function serviceAvailable(service: string, available: boolean, why: string): boolean {
   if (available) return true
-  const message = `${service} is not reachable (${why}); its tests are skipped. Set SLUICE_REQUIRE_SERVICES=1 to make this a failure.`
-  if (servicesRequired)
-    throw new ServiceUnavailableError(message.replace('its tests are skipped', 'required in CI'))
-  console.warn(message)
+  const cause = `${service} is not reachable (${why})`
+  if (servicesRequired) throw new ServiceUnavailableError(`${cause}; SLUICE_REQUIRE_SERVICES=1 requires it.`)
+  console.warn(`${cause}; its tests are skipped. Set SLUICE_REQUIRE_SERVICES=1 to make this a failure.`)
   return false
 }
