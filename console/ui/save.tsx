@@ -1,7 +1,36 @@
+import type { ComponentChildren } from 'preact'
 import { useState } from 'preact/hooks'
 import { type Api, type ApiError, asApiError } from '../api/client.ts'
 import { navigate } from '../navigation.tsx'
 import { ErrorNotice } from './notice.tsx'
+import { usePoll } from './poll.ts'
+
+/**
+ * An editor's record, read once from `collection` before its form shows (nothing to read for a new
+ * one); `what` names it in the loading line and in what went wrong.
+ */
+export function Editing<T>(props: {
+  api: Api
+  collection: string
+  id: number | 'new'
+  what: string
+  children: (existing: T | undefined) => ComponentChildren
+}) {
+  const { api, collection, id, what } = props
+  const existing = usePoll(
+    () => (id === 'new' ? Promise.resolve(undefined) : api.get<T>(`${collection}${id}/`)),
+    0,
+    [collection, id],
+  )
+  if (existing.error) return <ErrorNotice error={existing.error} what={`${what} ${id} could not be read`} />
+  if (id !== 'new' && existing.data === undefined)
+    return (
+      <p class="muted">
+        Loading {what.toLowerCase()} {id}…
+      </p>
+    )
+  return <>{props.children(existing.data)}</>
+}
 
 /** What stopped a save: a problem the form found before sending, or the API's refusal. */
 export type SaveProblem = string | ApiError | undefined

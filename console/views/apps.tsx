@@ -5,7 +5,7 @@ import { Link } from '../navigation.tsx'
 import { hrefs } from '../router.ts'
 import { ErrorNotice } from '../ui/notice.tsx'
 import { usePoll } from '../ui/poll.ts'
-import { SaveProblemNotice, useSave } from '../ui/save.tsx'
+import { Editing, SaveProblemNotice, useSave } from '../ui/save.tsx'
 import { Switch } from '../ui/switch.tsx'
 import { Time } from '../ui/time.tsx'
 
@@ -93,15 +93,11 @@ export function Apps(props: { api: Api; project: Project }) {
 /** Makes an app, or changes one: its name, source, config, order and whether it runs; and what it logged. */
 export function AppEditor(props: { api: Api; project: Project; id: number | 'new' }) {
   const { api, project, id } = props
-  const existing = usePoll(
-    () =>
-      id === 'new' ? Promise.resolve(undefined) : api.get<App>(`/api/projects/${project.id}/apps/${id}/`),
-    0,
-    [project.id, id],
+  return (
+    <Editing<App> api={api} collection={`/api/projects/${project.id}/apps/`} id={id} what="App">
+      {(app) => <AppForm api={api} project={project} id={id} app={app} />}
+    </Editing>
   )
-  if (existing.error) return <ErrorNotice error={existing.error} what={`App ${id} could not be read`} />
-  if (id !== 'new' && existing.data === undefined) return <p class="muted">Loading app {id}…</p>
-  return <AppForm api={api} project={project} id={id} app={existing.data} />
 }
 
 function AppForm(props: { api: Api; project: Project; id: number | 'new'; app: App | undefined }) {

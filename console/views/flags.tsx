@@ -6,7 +6,7 @@ import { Link } from '../navigation.tsx'
 import { hrefs } from '../router.ts'
 import { ErrorNotice } from '../ui/notice.tsx'
 import { usePoll } from '../ui/poll.ts'
-import { SaveProblemNotice, useSave } from '../ui/save.tsx'
+import { Editing, SaveProblemNotice, useSave } from '../ui/save.tsx'
 import { Switch } from '../ui/switch.tsx'
 
 /** The project's feature flags, each switched on and off in place. */
@@ -86,17 +86,11 @@ export function Flags(props: { api: Api; project: Project }) {
 /** Makes a flag, or changes one: key, name, on or off, and its release conditions in PostHog's `filters`. */
 export function FlagEditor(props: { api: Api; project: Project; id: number | 'new' }) {
   const { api, project, id } = props
-  const existing = usePoll(
-    () =>
-      id === 'new'
-        ? Promise.resolve(undefined)
-        : api.get<Flag>(`/api/projects/${project.id}/feature_flags/${id}/`),
-    0,
-    [project.id, id],
+  return (
+    <Editing<Flag> api={api} collection={`/api/projects/${project.id}/feature_flags/`} id={id} what="Flag">
+      {(flag) => <FlagForm api={api} project={project} id={id} flag={flag} />}
+    </Editing>
   )
-  if (existing.error) return <ErrorNotice error={existing.error} what={`Flag ${id} could not be read`} />
-  if (id !== 'new' && existing.data === undefined) return <p class="muted">Loading flag {id}…</p>
-  return <FlagForm api={api} project={project} id={id} flag={existing.data} />
 }
 
 function FlagForm(props: { api: Api; project: Project; id: number | 'new'; flag: Flag | undefined }) {
