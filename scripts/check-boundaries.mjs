@@ -46,7 +46,7 @@ for (const [layer, rule] of Object.entries(allowed)) {
     if (layer === 'domain') {
       // Of the packages the domain may use, only their deterministic functions.
       for (const match of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*['"](node:crypto|uuid)['"]/g)) {
-        const deterministic = match[2] === 'uuid' ? ['v5'] : ['createHash']
+        const deterministic = match[2] === 'uuid' ? ['v5'] : ['createHash', 'hash']
         for (const name of match[1]
           .split(',')
           .map((n) => n.trim().replace(/^type\s+/, ''))

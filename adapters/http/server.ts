@@ -71,8 +71,9 @@ export function createHttpApp(
       detail: `No route for ${request.method} ${request.url.split('?')[0]}.`,
     }),
   )
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.observeRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode)
+    done()
   })
   return app
 }

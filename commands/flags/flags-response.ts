@@ -40,9 +40,7 @@ export function flagsResponseBody(
   const errors = { errorsWhileComputingFlags: evaluation.errorsWhileComputingFlags }
   switch (shape) {
     case 'detailed': {
-      const flags = evaluation.flags
-        .map((flag) => `${JSON.stringify(flag.key)}:${detailsText(flag)}`)
-        .join(',')
+      const flags = evaluation.flags.map((flag) => `${fixedTextsOf(flag).key}:${detailsText(flag)}`).join(',')
       const rest = JSON.stringify(common)
       return `{"errorsWhileComputingFlags":${evaluation.errorsWhileComputingFlags},"flags":{${flags}},${rest.slice(1)}`
     }
@@ -78,18 +76,51 @@ function flagValue(flag: EvaluatedFlag): boolean | string {
 
 /** One flag of the detailed shape: `{key, enabled, variant, [failed,] reason, metadata}`. */
 function detailsText(flag: EvaluatedFlag): string {
-  const key = JSON.stringify(flag.key)
-  const metadata = `{"id":${flag.id},"version":${flag.version},"description":null,"has_experiment":false,"payload":`
+  const { key, metadata } = fixedTextsOf(flag)
   if ('failure' in flag.outcome) {
     const { code, description } = flag.outcome.failure
     const reason = `{"code":${JSON.stringify(code)},"condition_index":null,"description":${JSON.stringify(description)}}`
     return `{"key":${key},"enabled":false,"variant":null,"failed":true,"reason":${reason},"metadata":${metadata}null}}`
   }
   const { matches, variant, reason, conditionIndex, payload } = flag.outcome.match
-  const code = reason === 'no_condition_match_groups_not_evaluated' ? 'no_condition_match' : reason
-  // Codes and descriptions are fixed ASCII text: nothing in them needs escaping.
-  const reasonText = `{"code":"${code}","condition_index":${conditionIndex},"description":"${descriptions[reason](conditionIndex)}"}`
   const variantText = variant === null ? 'null' : JSON.stringify(variant)
   const payloadText = payload === undefined ? 'null' : JSON.stringify(payload)
-  return `{"key":${key},"enabled":${matches},"variant":${variantText},"reason":${reasonText},"metadata":${metadata}${payloadText}}}`
+  return `{"key":${key},"enabled":${matches},"variant":${variantText},"reason":${reasonText(reason, conditionIndex)},"metadata":${metadata}${payloadText}}}`
+}
+
+/**
+ * A flag version's key and metadata as JSON text, written once: /flags writes them for every flag
+ * of every request, and they do not depend on the user. Flag ids are unique across projects.
+ */
+const fixedTexts = new Map<number, { version: number; key: string; metadata: string }>()
+
+function fixedTextsOf(flag: EvaluatedFlag): { key: string; metadata: string } {
+  let texts = fixedTexts.get(flag.id)
+  if (texts === undefined || texts.version !== flag.version) {
+    texts = {
+      version: flag.version,
+      key: JSON.stringify(flag.key),
+      metadata: `{"id":${flag.id},"version":${flag.version},"description":null,"has_experiment":false,"payload":`,
+    }
+    fixedTexts.set(flag.id, texts)
+  }
+  return texts
+}
+
+/** The reason as JSON text, written once per reason and condition (fixed ASCII: nothing to escape). */
+const reasonTexts = new Map<MatchReason, Map<number | null, string>>()
+
+function reasonText(reason: MatchReason, conditionIndex: number | null): string {
+  let byCondition = reasonTexts.get(reason)
+  if (byCondition === undefined) {
+    byCondition = new Map()
+    reasonTexts.set(reason, byCondition)
+  }
+  let text = byCondition.get(conditionIndex)
+  if (text === undefined) {
+    const code = reason === 'no_condition_match_groups_not_evaluated' ? 'no_condition_match' : reason
+    text = `{"code":"${code}","condition_index":${conditionIndex},"description":"${descriptions[reason](conditionIndex)}"}`
+    byCondition.set(conditionIndex, text)
+  }
+  return text
 }

@@ -112,6 +112,21 @@ describe('flags response shapes', () => {
     })
   })
 
+  it('a flag edited since the last answer is written as it is now, key and version', () => {
+    const details = (version: number, key: string) => {
+      const [first] = evaluation.flags
+      const flags = [{ ...first!, key, version }]
+      const body = JSON.parse(flagsResponseBody({ ...evaluation, flags }, 'detailed', extras)) as {
+        flags: Record<string, { key: string; metadata: { version: number } }>
+      }
+      return body.flags
+    }
+    expect(details(2, 'on')).toMatchObject({ on: { key: 'on', metadata: { version: 2 } } })
+    expect(details(3, 'renamed')).toEqual({
+      renamed: expect.objectContaining({ key: 'renamed', metadata: expect.objectContaining({ version: 3 }) }),
+    })
+  })
+
   it('/decide?v=3 and /flags v1: values and payloads; /decide v1 and v2: only enabled flags', () => {
     expect(
       JSON.parse(

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
 /** 2^60: PostHog divides by 0xfffffffffffffff as a double, which rounds to exactly this. */
 const scale = 2 ** 60
@@ -10,8 +10,10 @@ const scale = 2 ** 60
  * Rollout hashes `<flag key>.<id><salt>`; holdouts hash `holdout-<id>`.
  */
 export function bucketHash(text: string): number {
-  // As 'binary' (latin1) text each character is one byte of the digest, and no Buffer is made.
-  const digest = createHash('sha1').update(text, 'utf8').digest('binary')
+  // As 'binary' (latin1) text each character is one byte of the digest, and no Buffer is made;
+  // the one-shot hash makes no Hash object either (0.34 µs a call against createHash's 1.2–1.6 µs,
+  // measured alone; /flags hashes once or twice per flag).
+  const digest = hash('sha1', text, 'binary')
   const high = bytesAt(digest, 0)
   const low = bytesAt(digest, 4) >>> 4
   // high · 2^28 is exact; adding the low 28 bits rounds once, as converting the u64 does.
