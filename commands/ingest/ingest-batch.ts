@@ -1,4 +1,5 @@
 import { decideBatch } from '../../domain/ingest/decide-batch.ts'
+import type { TeamSettings } from '../../domain/ingest/decide-event.ts'
 import { referencedIdentities } from '../../domain/ingest/referenced.ts'
 import { isDependencyUnavailable } from '../../ports/failures.ts'
 import {
@@ -87,23 +88,28 @@ export function createIngestBatchHandler(deps: IngestDeps): IngestBatchHandler {
   const resolveProject = createResolveProjectStep(deps)
 
   const prepare = async (messages: readonly LogMessage[], apps: BatchApps) => {
+    const parsed = messages.map(parse)
+    // A batch holds the events of few projects: each token is resolved once, not once per event.
+    const teams = new Map<string, StepResult<TeamSettings>>()
+    for (const event of parsed)
+      if (event.kind === 'ok' && !teams.has(event.value.token))
+        teams.set(event.value.token, await resolveProject(event.value))
     const prepared: PreparedEvent[] = []
     const setAside: OutboxRecord[] = []
     const dropped: { offset: number; warnings: Fact[] }[] = []
-    for (const message of messages) {
-      const result = await prepareEvent(message, apps)
+    for (const [i, message] of messages.entries()) {
+      const event = parsed[i]!
+      let result: StepResult<PreparedEvent>
+      if (event.kind !== 'ok') result = event
+      else {
+        const team = teams.get(event.value.token)!
+        result = team.kind === 'ok' ? await apps.run({ message, team: team.value, event: event.value }) : team
+      }
       if (result.kind === 'ok') prepared.push(result.value)
       else if (result.kind === 'drop') dropped.push({ offset: message.offset, warnings: result.warnings })
       else setAside.push(deadLetterRecord(message, result.setAside, deps.now()))
     }
     return { prepared, setAside, dropped }
-  }
-  const prepareEvent = async (message: LogMessage, apps: BatchApps): Promise<StepResult<PreparedEvent>> => {
-    const parsed = parse(message)
-    if (parsed.kind !== 'ok') return parsed
-    const team = await resolveProject(parsed.value)
-    if (team.kind !== 'ok') return team
-    return apps.run({ message, team: team.value, event: parsed.value })
   }
 
   const ingest = async (batch: LogBatch): Promise<BatchResult> => {
