@@ -12,9 +12,10 @@ import { openPostgres } from './connect.ts'
 
 describe('database failures reach callers by what they are', () => {
   it('a server nobody answers at is a dependency that is away', async () => {
-    const error = await openPostgres({ kind: 'pg', url: 'postgres://postgres@127.0.0.1:1/sluice_test' }).catch(
-      (e: unknown) => e,
-    )
+    const error = await openPostgres({
+      kind: 'pg',
+      url: 'postgres://postgres@127.0.0.1:1/sluice_test',
+    }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(DependencyUnavailableError)
     expect((error as DependencyUnavailableError).dependency).toBe('postgres')
   })
