@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact'
 import { useState } from 'preact/hooks'
 import { type Api, type ApiError, asApiError } from '../api/client.ts'
+import type { Page } from '../api/types.ts'
 import { navigate } from '../navigation.tsx'
 import { ErrorNotice } from './notice.tsx'
 import { usePoll } from './poll.ts'
@@ -30,6 +31,25 @@ export function Editing<T>(props: {
       </p>
     )
   return <>{props.children(existing.data)}</>
+}
+
+/**
+ * A collection's list, and a change made in place to one of its items (a switch): what stops the
+ * change is kept for the view to show, and the list is read again either way.
+ */
+export function useListWithChanges<T extends { id: number }>(api: Api, collection: string) {
+  const list = usePoll(() => api.get<Page<T>>(collection), 0, [collection])
+  const [problem, setProblem] = useState<ApiError | undefined>(undefined)
+  const change = async (item: T, body: Partial<T>) => {
+    setProblem(undefined)
+    try {
+      await api.send('PATCH', `${collection}${item.id}/`, body)
+    } catch (error) {
+      setProblem(asApiError(error))
+    }
+    list.refresh()
+  }
+  return { list, problem, change }
 }
 
 /** What stopped a save: a problem the form found before sending, or the API's refusal. */

@@ -1,11 +1,11 @@
 import { useState } from 'preact/hooks'
-import { type Api, type ApiError, asApiError, query } from '../api/client.ts'
+import { type Api, query } from '../api/client.ts'
 import type { App, AppLogEntry, Page, Project } from '../api/types.ts'
 import { Link } from '../navigation.tsx'
 import { hrefs } from '../router.ts'
 import { ErrorNotice } from '../ui/notice.tsx'
 import { usePoll } from '../ui/poll.ts'
-import { Editing, SaveProblemNotice, useSave } from '../ui/save.tsx'
+import { Editing, SaveProblemNotice, useListWithChanges, useSave } from '../ui/save.tsx'
 import { Switch } from '../ui/switch.tsx'
 import { Time } from '../ui/time.tsx'
 
@@ -19,17 +19,7 @@ export function processEvent(event, { config }) {
 /** The project's apps, in the order they run, each switched on and off in place. */
 export function Apps(props: { api: Api; project: Project }) {
   const { api, project } = props
-  const apps = usePoll(() => api.get<Page<App>>(`/api/projects/${project.id}/apps/`), 0, [project.id])
-  const [problem, setProblem] = useState<ApiError | undefined>(undefined)
-  const switchApp = async (app: App, enabled: boolean) => {
-    setProblem(undefined)
-    try {
-      await api.send('PATCH', `/api/projects/${project.id}/apps/${app.id}/`, { enabled })
-    } catch (error) {
-      setProblem(asApiError(error))
-    }
-    apps.refresh()
-  }
+  const { list: apps, problem, change } = useListWithChanges<App>(api, `/api/projects/${project.id}/apps/`)
   return (
     <section aria-labelledby="view-title">
       <div class="view-head">
@@ -77,7 +67,7 @@ export function Apps(props: { api: Api; project: Project }) {
                         checked={app.enabled}
                         label={app.enabled ? 'on' : 'off'}
                         name={`${app.name} enabled`}
-                        onChange={(on) => switchApp(app, on)}
+                        onChange={(on) => change(app, { enabled: on })}
                       />
                     </td>
                   </tr>

@@ -1,30 +1,21 @@
 import { useState } from 'preact/hooks'
-import { type Api, type ApiError, asApiError } from '../api/client.ts'
-import type { Flag, Page, Project } from '../api/types.ts'
+import type { Api } from '../api/client.ts'
+import type { Flag, Project } from '../api/types.ts'
 import { describeRollout, newFlagFilters, parseFilters } from '../flags/describe-flag.ts'
 import { Link } from '../navigation.tsx'
 import { hrefs } from '../router.ts'
 import { ErrorNotice } from '../ui/notice.tsx'
-import { usePoll } from '../ui/poll.ts'
-import { Editing, SaveProblemNotice, useSave } from '../ui/save.tsx'
+import { Editing, SaveProblemNotice, useListWithChanges, useSave } from '../ui/save.tsx'
 import { Switch } from '../ui/switch.tsx'
 
 /** The project's feature flags, each switched on and off in place. */
 export function Flags(props: { api: Api; project: Project }) {
   const { api, project } = props
-  const flags = usePoll(() => api.get<Page<Flag>>(`/api/projects/${project.id}/feature_flags/`), 0, [
-    project.id,
-  ])
-  const [problem, setProblem] = useState<ApiError | undefined>(undefined)
-  const switchFlag = async (flag: Flag, active: boolean) => {
-    setProblem(undefined)
-    try {
-      await api.send('PATCH', `/api/projects/${project.id}/feature_flags/${flag.id}/`, { active })
-    } catch (error) {
-      setProblem(asApiError(error))
-    }
-    flags.refresh()
-  }
+  const {
+    list: flags,
+    problem,
+    change,
+  } = useListWithChanges<Flag>(api, `/api/projects/${project.id}/feature_flags/`)
   return (
     <section aria-labelledby="view-title">
       <div class="view-head">
@@ -70,7 +61,7 @@ export function Flags(props: { api: Api; project: Project }) {
                         checked={flag.active}
                         label={flag.active ? 'on' : 'off'}
                         name={`${flag.key} enabled`}
-                        onChange={(on) => switchFlag(flag, on)}
+                        onChange={(on) => change(flag, { active: on })}
                       />
                     </td>
                   </tr>
