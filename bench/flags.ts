@@ -24,9 +24,20 @@ const rounds = 5
  */
 export async function flagsBench(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-flags-'))
+  const profile = process.env.BENCH_PROFILE_DIR
   const start = (roles: string[]) =>
     startChild(
-      ['--max-semi-space-size=64', 'bin/sluice.js', 'start', '--data-dir', dataDir, '--port', '0', ...roles],
+      [
+        ...(profile && roles.length > 0 ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+        '--max-semi-space-size=64',
+        'bin/sluice.js',
+        'start',
+        '--data-dir',
+        dataDir,
+        '--port',
+        '0',
+        ...roles,
+      ],
       /running at (\S+)[\s\S]*Press Ctrl\+C/,
     )
   let server = await start([])
