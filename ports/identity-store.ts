@@ -30,7 +30,7 @@ export interface StoredGroup {
 }
 
 export interface IdentityReferences {
-  /** Distinct ids per team; `mayMerge` when an event names it in a merge. */
+  /** Distinct ids per team; `mayMerge` when a merge of the batch may absorb the id's person. */
   distinctIds: { teamId: number; distinctId: string; mayMerge?: boolean }[]
   /** Teams whose group type mapping is needed (all types of a team are loaded). */
   groupTypeTeams: number[]

@@ -263,18 +263,22 @@ const describe = (error: unknown) =>
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /**
- * What the transaction must load and lock. Every distinct id a merge event names may have its
- * person absorbed — by this event or, once the persons are one, by a later one of the batch — so
- * that person's whole list of ids is loaded, for the merge to move every one of them.
+ * What the transaction must load and lock. The whole list of ids of a person a merge may absorb is
+ * loaded, for the merge to move every one of them.
  */
 function referencesOf(items: readonly PreparedEvent[]): IdentityReferences {
   const references: IdentityReferences = { distinctIds: [], groupTypeTeams: [], groups: [] }
   const teams = new Set<number>()
+  const batch = { mergesDangerously: items.some(({ event }) => event.event === '$merge_dangerously') }
   for (const { event, team } of items) {
     const { teamId } = team
-    const referenced = referencedIdentities(event)
+    const referenced = referencedIdentities(event, batch)
     for (const distinctId of referenced.distinctIds)
-      references.distinctIds.push({ teamId, distinctId, mayMerge: referenced.merges })
+      references.distinctIds.push({
+        teamId,
+        distinctId,
+        mayMerge: referenced.absorbable.includes(distinctId),
+      })
     for (const group of referenced.groups) references.groups.push({ teamId, ...group })
     teams.add(teamId)
   }

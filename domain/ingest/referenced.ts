@@ -2,23 +2,37 @@ import type { PipelineEvent } from './pipeline-event.ts'
 
 export interface ReferencedIdentities {
   distinctIds: string[]
-  /** The event may merge the persons of its distinct ids. */
-  merges: boolean
+  /** Those of `distinctIds` whose person a merge of the batch may absorb, all its ids moving. */
+  absorbable: string[]
   groups: { groupType: string; groupKey: string }[]
 }
 
-/** What ingest must load (and lock) before deciding this event. */
-export function referencedIdentities(event: PipelineEvent): ReferencedIdentities {
+/**
+ * What ingest must load (and lock) before deciding this event of a batch. A merge absorbs the
+ * person of the id it names (`$anon_distinct_id`, `alias`), and only if that person is not
+ * identified; every id a batch moves onto an existing person identifies that person. So only the
+ * persons of named ids can be absorbed (and such a person has just the one id it was created for,
+ * unless its rows were written otherwise) — except in a batch holding a `$merge_dangerously`, which
+ * absorbs identified persons too: there the person of any id a merge names, on either side, can go.
+ */
+export function referencedIdentities(
+  event: PipelineEvent,
+  batch: { mergesDangerously: boolean },
+): ReferencedIdentities {
   const distinctIds = [event.distinctId]
   const merged = mergeTarget(event)
-  if (merged !== undefined) distinctIds.push(merged)
+  const absorbable: string[] = []
+  if (merged !== undefined) {
+    distinctIds.push(merged)
+    absorbable.push(...(batch.mergesDangerously ? distinctIds : [merged]))
+  }
   const groups: ReferencedIdentities['groups'] = []
   if (event.event === '$groupidentify') {
     const { $group_type: groupType, $group_key: groupKey } = event.properties
     if (groupType !== undefined && groupKey !== undefined)
       groups.push({ groupType: String(groupType), groupKey: String(groupKey) })
   }
-  return { distinctIds, merges: merged !== undefined, groups }
+  return { distinctIds, absorbable, groups }
 }
 
 /** The other distinct id a merge event names, if it is one. */
