@@ -129,9 +129,7 @@ export async function ingestBench(): Promise<void> {
         )
         process.stdout.write(`round ${round + 1}: ingesting ${commands.length} events, then the baseline… `)
         const started = performance.now()
-        await (globalThis as { __profStart?: () => Promise<void> }).__profStart?.()
         await run(commands)
-        await (globalThis as { __profStop?: () => Promise<void> }).__profStop?.()
         const ingested = (performance.now() - started) / 1000
         const raw = await rawUpsert(db, batches)
         ingestSeconds += ingested
