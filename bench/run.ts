@@ -7,6 +7,7 @@ import { captureBench } from './capture.ts'
 import { consoleBench } from './console.ts'
 import { flagsBench } from './flags.ts'
 import { ingestBench } from './ingest.ts'
+import { ingestAgainstBench } from './ingest-against.ts'
 import { productionBench } from './production.ts'
 import { projectorBench } from './projector.ts'
 import { startupAndLatencyBench } from './startup-latency.ts'
@@ -21,13 +22,18 @@ const benches: Record<string, () => Promise<void>> = {
   console: consoleBench,
   apps: appsBench,
 }
+/** Run only when named: they need something only the one running them can give. */
+const onRequest: Record<string, () => Promise<void>> = {
+  'ingest-against': ingestAgainstBench,
+}
 
 const wanted = process.argv.slice(2)
 const names = wanted.length > 0 ? wanted : Object.keys(benches)
 for (const name of names) {
-  const bench = benches[name]
+  const bench = benches[name] ?? onRequest[name]
   if (!bench) {
-    console.error(`unknown benchmark "${name}"; choose from ${Object.keys(benches).join(', ')}`)
+    const all = [...Object.keys(benches), ...Object.keys(onRequest)]
+    console.error(`unknown benchmark "${name}"; choose from ${all.join(', ')}`)
     process.exit(2)
   }
   console.log(`\n== ${name} ==`)
