@@ -13,10 +13,14 @@ import { threadRpc } from './thread-rpc.ts'
 /** What the capture thread starts from. */
 export interface CaptureWorkerData {
   config: SluiceConfig
-  /** The main thread's own server, on a loopback port: where everything the thread does not answer goes. */
-  forwardTo: string
   /** Also answer /flags and /decide (the api role runs in the process too). */
   flags: boolean
+}
+
+/** The first message to the thread, once the process's backends are open: the thread may begin. */
+export interface CaptureWorkerBegin {
+  /** The main thread's own server, on a loopback port: where everything the thread does not answer goes. */
+  forwardTo: string
 }
 
 /**
@@ -62,6 +66,35 @@ register()
 await import(${JSON.stringify(new URL('./capture-worker.ts', import.meta.url).href)})
 `
 
+/** A capture thread loading its modules, before it is told to begin. */
+export interface SpawnedCaptureWorker {
+  worker: Worker
+  /** Its port once it listens; rejected if it ends before. */
+  listening: Promise<number>
+  listened(port: number): void
+}
+
+/**
+ * Starts the thread loading its modules (near two seconds of a start), so that it can do so while
+ * the backends open; it waits for `CaptureWorkerBegin` to open the log and listen.
+ */
+export function spawnCaptureWorker(config: SluiceConfig, flags: boolean): SpawnedCaptureWorker {
+  const worker = new Worker(bootstrap, {
+    eval: true,
+    workerData: { config, flags } satisfies CaptureWorkerData,
+  })
+  let listened: (port: number) => void = () => {}
+  const listening = new Promise<number>((resolve, reject) => {
+    listened = resolve
+    worker.once('error', reject)
+    worker.once('exit', (code) =>
+      reject(new Error(`the capture thread ended (exit code ${code}) before it listened`)),
+    )
+  })
+  listening.catch(() => {}) // awaited once the backends are open; a failure before must not count as unhandled
+  return { worker, listening, listened }
+}
+
 /**
  * Capture on a thread of its own, so ingest, the projector and the API — which share the main
  * thread — never hold up its event loop. It listens on the public port, answers capture's routes
@@ -69,10 +102,12 @@ await import(${JSON.stringify(new URL('./capture-worker.ts', import.meta.url).hr
  * of that topic: offsets are assigned in memory) and forwards everything else to the main thread's
  * server on `forwardTo`.
  * Token lookups come to the main thread, which holds Postgres; appends are announced to the main
- * thread's log, so ingest sees them at once.
+ * thread's log, so ingest sees them at once. `spawned` is the thread spawned ahead
+ * (spawnCaptureWorker); one that ends on its own is started again from scratch.
  */
 export async function startCaptureThread(options: {
   config: SluiceConfig
+  spawned: SpawnedCaptureWorker
   forwardTo: string
   log: Log
   projects: Pick<ProjectStore, 'findByToken'>
@@ -82,25 +117,10 @@ export async function startCaptureThread(options: {
 }): Promise<CaptureThread> {
   const { config, log, logger } = options
   let stopping = false
-  let current = await launch()
+  let current = await launch(options.spawned)
 
-  async function launch() {
-    const worker = new Worker(bootstrap, {
-      eval: true,
-      workerData: {
-        config,
-        forwardTo: options.forwardTo,
-        flags: options.flags !== null,
-      } satisfies CaptureWorkerData,
-    })
-    let listening: (port: number) => void = () => {}
-    const started = new Promise<number>((resolve, reject) => {
-      listening = resolve
-      worker.once('error', reject)
-      worker.once('exit', (code) =>
-        reject(new Error(`the capture thread ended (exit code ${code}) before it listened`)),
-      )
-    })
+  async function launch(spawned: SpawnedCaptureWorker) {
+    const { worker } = spawned
     const flags = options.flags
     const rpc = threadRpc<CaptureThreadCalls>(worker, {
       findByToken: (token: string) => options.projects.findByToken(token),
@@ -108,9 +128,10 @@ export async function startCaptureThread(options: {
       appended: (topic: string, partition: number) => {
         if (isEmbeddedLog(log)) log.noticeAppend(topic, partition)
       },
-      listening: (port: number) => listening(port),
+      listening: (port: number) => spawned.listened(port),
     })
-    const port = await started
+    worker.postMessage({ forwardTo: options.forwardTo } satisfies CaptureWorkerBegin)
+    const port = await spawned.listening
     const launched = { worker, rpc, port, running: true }
     worker.on('exit', (code) => {
       launched.running = false
@@ -118,7 +139,7 @@ export async function startCaptureThread(options: {
       if (stopping) return
       logger.error({ code }, 'the capture thread ended; starting it again')
       setTimeout(() => {
-        launch().then(
+        launch(spawnCaptureWorker(config, flags !== null)).then(
           (next) => {
             current = next
           },

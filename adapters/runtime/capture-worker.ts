@@ -2,6 +2,7 @@
  * The capture thread (see capture-thread.ts): capture's HTTP routes on the public port, their
  * appends to the command log, and everything else forwarded to the main thread.
  */
+import { once } from 'node:events'
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import { createFlagDefinitionsCache } from '../../commands/flags/definitions-cache.ts'
 import { createCommandIntake } from '../../commands/intake/accept-commands.ts'
@@ -17,13 +18,15 @@ import { createHttpApp } from '../http/server.ts'
 import { isEmbeddedLog } from '../log/embedded/embedded-log.ts'
 import { createMetrics } from '../metrics/metrics.ts'
 import { openLog } from './backends.ts'
-import type { CaptureWorkerData, MainThreadCalls } from './capture-thread.ts'
+import type { CaptureWorkerBegin, CaptureWorkerData, MainThreadCalls } from './capture-thread.ts'
 import { createLogger } from './logger.ts'
 import { threadRpc } from './thread-rpc.ts'
 import { logUnhandledRejections } from './unhandled-rejections.ts'
 
-const { config, forwardTo, flags } = workerData as CaptureWorkerData
+const { config, flags } = workerData as CaptureWorkerData
 const port = parentPort as MessagePort
+// The modules above loaded while the main thread opened the backends; it says when to begin.
+const [{ forwardTo }] = (await once(port, 'message')) as [CaptureWorkerBegin]
 const logger = createLogger(config)
 // a thread has its own unhandled rejections: lmdb's, when a commit fails, must not end it either
 logUnhandledRejections(logger)

@@ -23,7 +23,7 @@ import { buildHttpServer } from '../http/server.ts'
 import { createMetrics } from '../metrics/metrics.ts'
 import { openApps } from './apps.ts'
 import { describeBackends } from './backends.ts'
-import { type CaptureThread, startCaptureThread } from './capture-thread.ts'
+import { type CaptureThread, spawnCaptureWorker, startCaptureThread } from './capture-thread.ts'
 import { needsClickHouse, type SluiceConfig } from './config.ts'
 import { resolvedLogFormat } from './logger.ts'
 import { openBackends } from './open-backends.ts'
@@ -64,6 +64,9 @@ export async function startSluice(
   // Capture shares the process with other roles: it gets a thread of its own, which writes
   // `capture_requests` (capture-thread.ts).
   const captureThread = roles.has('capture') && roles.size > 1 && config.captureThread
+  const captureWorker = captureThread
+    ? spawnCaptureWorker({ ...config, logFormat: resolvedLogFormat(config) }, roles.has('api'))
+    : null
   const backends = await openBackends(
     config,
     { log: true, clickhouse: needsClickHouse(config) },
@@ -74,7 +77,10 @@ export async function startSluice(
       signal: options.signal,
       topicsWrittenElsewhere: captureThread ? [Topics.captureRequests] : [],
     },
-  )
+  ).catch(async (error: unknown) => {
+    await captureWorker?.worker.terminate()
+    throw error
+  })
   const steps = new ShutdownSteps()
   const stop = async (stillWaiting?: (what: string) => void) => {
     await steps.closeAll(logger, stillWaiting)
@@ -263,11 +269,12 @@ export async function startSluice(
       clearTimeout(cut)
     })
     let url: string
-    if (captureThread) {
+    if (captureWorker) {
       // this thread's server answers on loopback what the capture thread forwards to it
       await server.listen({ host: '127.0.0.1', port: 0 })
       const started = await startCaptureThread({
         config: { ...config, logFormat: resolvedLogFormat(config) },
+        spawned: captureWorker,
         forwardTo: urlOf('127.0.0.1', listeningPort(server)),
         log,
         projects,
@@ -291,6 +298,8 @@ export async function startSluice(
     }
   } catch (error) {
     await stop()
+    // a thread that was never told to begin has no step of its own
+    await captureWorker?.worker.terminate()
     throw options.signal?.aborted
       ? new InterruptedError('interrupted while starting', { cause: error })
       : error
