@@ -56,21 +56,29 @@ export async function startChild(
   }
 }
 
+/** Node's arguments for `sluice start` on a data dir and any free port, as `npm start` runs it. */
+export function sluiceStartArgs(dataDir: string, extraArgs: string[] = []): string[] {
+  return [
+    '--max-semi-space-size=64',
+    'bin/sluice.js',
+    'start',
+    '--data-dir',
+    dataDir,
+    '--port',
+    '0',
+    ...extraArgs,
+  ]
+}
+
+/** What `sluice start` prints once it serves: its URL is the first group. */
+export const sluiceRunning = /running at (\S+)[\s\S]*Press Ctrl\+C/
+
 /** `sluice start` on a fresh data dir; returns the server and the default project's credentials. */
 export async function startSluiceChild(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'))
   const server = await startChild(
-    [
-      '--max-semi-space-size=64',
-      'bin/sluice.js',
-      'start',
-      '--data-dir',
-      dataDir,
-      '--port',
-      '0',
-      ...extraArgs,
-    ],
-    /running at (\S+)[\s\S]*Press Ctrl\+C/,
+    sluiceStartArgs(dataDir, extraArgs),
+    sluiceRunning,
     () => rm(dataDir, { recursive: true, force: true }),
     env,
   )

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
-import { type ChildServer, startChild } from './child-server.ts'
+import { type ChildServer, sluiceRunning, sluiceStartArgs, startChild } from './child-server.ts'
 import { printTable } from './report.ts'
 
 const durationSeconds = Number(process.env.BENCH_SECONDS ?? 10)
@@ -29,16 +29,9 @@ export async function flagsBench(): Promise<void> {
     startChild(
       [
         ...(profile && roles.length > 0 ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
-        '--max-semi-space-size=64',
-        'bin/sluice.js',
-        'start',
-        '--data-dir',
-        dataDir,
-        '--port',
-        '0',
-        ...roles,
+        ...sluiceStartArgs(dataDir, roles),
       ],
-      /running at (\S+)[\s\S]*Press Ctrl\+C/,
+      sluiceRunning,
     )
   let server = await start([])
   const token = /project token:\s+(\S+)/.exec(server.output)?.[1] ?? ''
