@@ -1,3 +1,4 @@
+import { getPriority, setPriority } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { FlagEvaluationStore, FlagStore } from '../../ports/flags.ts'
 import type { Log, LogRecord } from '../../ports/log.ts'
@@ -92,7 +93,28 @@ export function spawnCaptureWorker(config: SluiceConfig, flags: boolean): Spawne
     )
   })
   listening.catch(() => {}) // awaited once the backends are open; a failure before must not count as unhandled
+  giveWayToCapture()
   return { worker, listening, listened }
+}
+
+/** How far the main thread lowers its priority below capture's (nice steps; 19 is the lowest). */
+const backgroundNiceness = 10
+
+/**
+ * The calling thread — the main one, where ingest, the projector and the API run — lowers its
+ * scheduling priority, and so does every thread it starts from now on (chDB's, LMDB's writers of its
+ * topics, PGlite runs on it): when the cores are short, a client waiting for capture's 200 goes
+ * first, and the consumers, whose lag is theirs to make up, take what is left. The capture thread,
+ * started just before, keeps the process's priority. Linux only: there a thread has a priority of its
+ * own, while elsewhere this call would lower the whole process, capture with it.
+ */
+function giveWayToCapture(): void {
+  if (process.platform !== 'linux') return
+  try {
+    setPriority(0, Math.min(19, getPriority(0) + backgroundNiceness))
+  } catch {
+    // a sandbox that forbids it leaves every thread at one priority, as on other systems
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import type {
@@ -14,7 +15,9 @@ import type { Logger } from '../../../ports/logger.ts'
 import { partitionForKey } from '../murmur2.ts'
 
 /** Where a record batch starts: like Kafka, the records of one append to a partition are stored together. */
-type BatchKey = [topic: string, partition: number, baseOffset: number]
+type BatchKey = [partition: number, baseOffset: number]
+/** The key of a batch in the root environment, where releases before 2026-12-02 kept every topic's. */
+type LegacyBatchKey = [topic: string, partition: number, baseOffset: number]
 type OffsetKey = [group: string, topic: string, partition: number]
 interface StoredRecord {
   key: string | null
@@ -53,18 +56,34 @@ export interface EmbeddedLog extends Log {
 const lastOffset = Number.MAX_SAFE_INTEGER
 
 /**
- * Kafka's model — topics, partitions, offsets, consumer groups — in an LMDB environment in the
- * data dir. Appends queued in the same event turn share one LMDB transaction and one fsync (group
- * commit), and `append` resolves only once they are on disk. Offsets are assigned in memory, so
- * each topic has one writer: one process holds the data dir (its lock), and within it one thread
- * appends to each topic (`topicsWrittenElsewhere`). Reads, end offsets and consumer positions come from
- * disk, so any thread sees what another committed.
+ * Kafka's model — topics, partitions, offsets, consumer groups — in LMDB environments in the data
+ * dir: each topic's records in an environment of its own (`<path>/topics/<topic>`), topics and
+ * consumer positions in the root one (`<path>`). Appends to a topic queued in the same event turn
+ * share one LMDB transaction and one fsync (group commit), and `append` resolves only once they are
+ * on disk. A topic of its own environment is what lets capture's thread commit a request without
+ * waiting for LMDB's write lock while the main thread writes a large batch of commands or facts —
+ * LMDB has one writer per environment. Offsets are assigned in memory, so each topic has one writer:
+ * one process holds the data dir (its lock), and within it one thread appends to each topic
+ * (`topicsWrittenElsewhere`). Reads, end offsets and consumer positions come from disk, so any
+ * thread sees what another committed.
  */
 export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
   const root: RootDatabase = open({ path: options.path, compression: false })
-  const batches: Database<StoredBatch, BatchKey> = root.openDB({ name: 'record_batches' })
   const offsets: Database<number, OffsetKey> = root.openDB({ name: 'consumer_offsets' })
   const topics: Database<TopicSpec, string> = root.openDB({ name: 'topics' })
+  const environments = new Map<string, RootDatabase<StoredBatch, BatchKey>>()
+  const batchesOf = (topic: string): RootDatabase<StoredBatch, BatchKey> => {
+    let environment = environments.get(topic)
+    if (environment === undefined) {
+      partitionsOf(topic) // a topic that does not exist gets no directory
+      environment = open<StoredBatch, BatchKey>({
+        path: join(options.path, 'topics', topic),
+        compression: false,
+      })
+      environments.set(topic, environment)
+    }
+    return environment
+  }
   const nextOffsets = new Map<string, number>()
   const writtenElsewhere = new Set(options.topicsWrittenElsewhere ?? [])
   const appended = new EventEmitter().setMaxListeners(0)
@@ -87,15 +106,17 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
     return partitions
   }
 
+  moveLegacyBatches(root, batchesOf)
+
   /** The offset after the last record on disk. */
   const endOnDisk = (topic: string, partition: number): number => {
-    for (const { key, value } of batches.getRange({
-      start: [topic, partition, lastOffset],
-      end: [topic, partition, -1],
+    for (const { key, value } of batchesOf(topic).getRange({
+      start: [partition, lastOffset],
+      end: [partition, -1],
       reverse: true,
       limit: 1,
     })) {
-      return (key as BatchKey)[2] + value.records.length
+      return key[1] + value.records.length
     }
     return 0
   }
@@ -117,21 +138,22 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
     maxMessages: number,
   ): LogMessage[] => {
     const result: LogMessage[] = []
+    const batches = batchesOf(topic)
     // the batch holding fromOffset starts at or before it
     let start = fromOffset
     for (const key of batches.getKeys({
-      start: [topic, partition, fromOffset],
-      end: [topic, partition, -1],
+      start: [partition, fromOffset],
+      end: [partition, -1],
       reverse: true,
       limit: 1,
     })) {
-      start = (key as BatchKey)[2]
+      start = key[1]
     }
     for (const { key, value } of batches.getRange({
-      start: [topic, partition, start],
-      end: [topic, partition, lastOffset],
+      start: [partition, start],
+      end: [partition, lastOffset],
     })) {
-      const baseOffset = (key as BatchKey)[2]
+      const baseOffset = key[1]
       for (let i = Math.max(0, fromOffset - baseOffset); i < value.records.length; i++) {
         result.push({
           topic,
@@ -170,16 +192,17 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
         else byPartition.set(partition, [stored])
       }
       const timestamp = Date.now()
+      const batches = batchesOf(topic)
       const writes: Promise<boolean>[] = []
       const touched = [...byPartition.keys()]
       for (const [partition, list] of byPartition) {
         const baseOffset = nextOffset(topic, partition)
         nextOffsets.set(`${topic}\u0000${partition}`, baseOffset + list.length)
-        writes.push(batches.put([topic, partition, baseOffset], { timestamp, records: list }))
+        writes.push(batches.put([partition, baseOffset], { timestamp, records: list }))
       }
       try {
         await durable(writes)
-        await root.flushed
+        await batches.flushed
       } catch (error) {
         // A failed commit leaves offsets in memory that never reached disk: recount from disk.
         nextOffsets.clear()
@@ -256,8 +279,35 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
       if (closed) return
       closed = true
       await Promise.all([...subscriptions].map((s) => s.stop()))
+      await Promise.all([...environments.values()].map((environment) => environment.close()))
       await root.close()
     },
+  }
+}
+
+/**
+ * Releases before 2026-12-02 kept every topic's batches in the root environment: they move to their
+ * topic's, in chunks each committed on the topic's side before it is deleted from the root, so a
+ * move cut short by a crash is taken up again at the next open (copying a batch twice writes the
+ * same key and value).
+ */
+function moveLegacyBatches(
+  root: RootDatabase,
+  batchesOf: (topic: string) => RootDatabase<StoredBatch, BatchKey>,
+): void {
+  const legacy: Database<StoredBatch, LegacyBatchKey> = root.openDB({ name: 'record_batches' })
+  for (;;) {
+    const chunk = [...legacy.getRange({ limit: 1000 })]
+    if (chunk.length === 0) return
+    for (const topic of new Set(chunk.map(({ key }) => key[0]))) {
+      const batches = batchesOf(topic)
+      batches.transactionSync(() => {
+        for (const { key, value } of chunk) if (key[0] === topic) batches.putSync([key[1], key[2]], value)
+      })
+    }
+    legacy.transactionSync(() => {
+      for (const { key } of chunk) legacy.removeSync(key)
+    })
   }
 }
 
