@@ -9,6 +9,7 @@ const root = new URL('..', import.meta.url).pathname
 export interface ChildServer {
   url: string
   output: string
+  pid: number | undefined
   /** CPU seconds the server process has used so far (all its threads), or null where /proc is absent. */
   cpuSeconds(): number | null
   stop(): Promise<void>
@@ -45,6 +46,7 @@ export async function startChild(
     get output() {
       return output
     },
+    pid: child.pid,
     cpuSeconds: () => processCpuSeconds(child.pid),
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -56,9 +58,14 @@ export async function startChild(
   }
 }
 
-/** Node's arguments for `sluice start` on a data dir and any free port, as `npm start` runs it. */
+/**
+ * Node's arguments for `sluice start` on a data dir and any free port, as `npm start` runs it; with
+ * `BENCH_PROFILE_DIR` set, every thread of the process writes a CPU profile there when it stops.
+ */
 export function sluiceStartArgs(dataDir: string, extraArgs: string[] = []): string[] {
+  const profile = process.env.BENCH_PROFILE_DIR
   return [
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
     '--max-semi-space-size=64',
     'bin/sluice.js',
     'start',

@@ -24,15 +24,7 @@ const rounds = 5
  */
 export async function flagsBench(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-flags-'))
-  const profile = process.env.BENCH_PROFILE_DIR
-  const start = (roles: string[]) =>
-    startChild(
-      [
-        ...(profile && roles.length > 0 ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
-        ...sluiceStartArgs(dataDir, roles),
-      ],
-      sluiceRunning,
-    )
+  const start = (roles: string[]) => startChild(sluiceStartArgs(dataDir, roles), sluiceRunning)
   let server = await start([])
   const token = /project token:\s+(\S+)/.exec(server.output)?.[1] ?? ''
   const key = /personal API key:\s+(\S+)/.exec(server.output)?.[1] ?? ''
