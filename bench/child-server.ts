@@ -9,7 +9,6 @@ const root = new URL('..', import.meta.url).pathname
 export interface ChildServer {
   url: string
   output: string
-  pid: number | undefined
   /** CPU seconds the server process has used so far (all its threads), or null where /proc is absent. */
   cpuSeconds(): number | null
   stop(): Promise<void>
@@ -46,7 +45,6 @@ export async function startChild(
     get output() {
       return output
     },
-    pid: child.pid,
     cpuSeconds: () => processCpuSeconds(child.pid),
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve))

@@ -11,7 +11,11 @@ const root = new URL('..', import.meta.url).pathname
 const events = Number(process.env.BENCH_EVENTS ?? 20_000)
 const produceRecords = 200_000
 const recordSize = 300
-const modes = (process.env.BENCH_MODES ?? 'embedded,production').split(',') as ('embedded' | 'production')[]
+const modes = (process.env.BENCH_MODES ?? 'embedded,production').split(',').map((mode) => {
+  if (mode !== 'embedded' && mode !== 'production')
+    throw new Error(`BENCH_MODES: ${mode} is neither embedded nor production`)
+  return mode
+})
 
 /**
  * Production mode (Kafka + PostgreSQL, all roles in one process) against embedded mode, in one run:
