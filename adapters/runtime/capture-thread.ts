@@ -105,8 +105,10 @@ const backgroundNiceness = 10
  * scheduling priority, and so does every thread it starts from now on (chDB's, LMDB's writers of its
  * topics, PGlite runs on it): when the cores are short, a client waiting for capture's 200 goes
  * first, and the consumers, whose lag is theirs to make up, take what is left. The capture thread,
- * started just before, keeps the process's priority. Linux only: there a thread has a priority of its
- * own, while elsewhere this call would lower the whole process, capture with it.
+ * started just before, keeps the priority the main thread had. One started again after the thread
+ * ended inherits the lowered one, and the main thread steps down once more (at most to 19), so
+ * capture stays ahead of it. Linux only: there a thread has a priority of its own, while elsewhere
+ * this call would lower the whole process, capture with it.
  */
 function giveWayToCapture(): void {
   if (process.platform !== 'linux') return
