@@ -69,6 +69,26 @@ for (const [layer, rule] of Object.entries(allowed)) {
   }
 }
 
+// The capture thread must not load a native module the main thread holds state in: chDB's, unloaded
+// when the thread ends, takes the process's chDB down with it (an insert in flight never returns).
+const mainThreadOnly = /^(chdb|@electric-sql\/pglite)(\/|$)/
+const captureThreadModules = new Set()
+const reachFromCaptureThread = (file, chain) => {
+  if (captureThreadModules.has(file)) return
+  captureThreadModules.add(file)
+  const source = readFileSync(file, 'utf8')
+  // `import type` is erased: only what is loaded counts
+  for (const match of source.matchAll(
+    /(?:^|\n)\s*(?:import|export)(?!\s+type\s)[^'"]*?from\s+['"]([^'"]+)['"]/g,
+  )) {
+    const spec = match[1]
+    if (spec.startsWith('.')) reachFromCaptureThread(join(file, '..', spec), [...chain, relative(root, file)])
+    else if (mainThreadOnly.test(spec))
+      problems.push(`the capture thread loads ${spec}: ${[...chain, relative(root, file)].join(' → ')}`)
+  }
+}
+reachFromCaptureThread(join(root, 'adapters/runtime/capture-worker.ts'), [])
+
 function* walk(dir) {
   let entries
   try {

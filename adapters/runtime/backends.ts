@@ -1,10 +1,10 @@
 import { join } from 'node:path'
-import type { ClickHouse } from '../../ports/clickhouse.ts'
 import type { Log, TopicSpec } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import { factTopics, Topics } from '../../schema/topics.ts'
-import { createClickHouse } from '../clickhouse/client.ts'
-import { migrateClickHouse } from '../clickhouse/migrate.ts'
+// No ClickHouse here (open-backends.ts opens it): the capture thread opens the log through this
+// module and must not load chDB, whose native module, unloaded when the thread ends, takes the
+// process's chDB down with it — an insert in flight then never returns.
 import { createEmbeddedLog } from '../log/embedded/embedded-log.ts'
 import { createKafkaLog } from '../log/kafka/kafka-log.ts'
 import type { PostgresConfig } from '../postgres/connect.ts'
@@ -40,21 +40,6 @@ export async function openLog(
     logger,
     prefix: config.kafkaPrefix,
   })
-}
-
-export async function openClickHouse(config: SluiceConfig): Promise<ClickHouse> {
-  const clickhouse = createClickHouse(
-    config.clickhouseUrl === null
-      ? { kind: 'chdb', path: embeddedPaths(config.dataDir).clickhouse }
-      : { kind: 'http', url: config.clickhouseUrl },
-  )
-  try {
-    await migrateClickHouse(clickhouse)
-  } catch (error) {
-    await clickhouse.close()
-    throw error
-  }
-  return clickhouse
 }
 
 /** Every topic sluice uses (schema/topics.ts); the command log is kept forever so it can be replayed. */

@@ -2,11 +2,12 @@ import type { ClickHouse } from '../../ports/clickhouse.ts'
 import type { Log } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import { sqlStateOf } from '../../projections/postgres/database-errors.ts'
-import { reachClickHouse } from '../clickhouse/client.ts'
+import { createClickHouse, reachClickHouse } from '../clickhouse/client.ts'
+import { migrateClickHouse } from '../clickhouse/migrate.ts'
 import { reachKafka } from '../log/kafka/kafka-log.ts'
 import { type Db, describePostgres, openPostgres, type PostgresConfig } from '../postgres/connect.ts'
 import { createDatabase, reachPostgres } from '../postgres/server.ts'
-import { openClickHouse, openLog, postgresConfig, topicSpecs } from './backends.ts'
+import { embeddedPaths, openLog, postgresConfig, topicSpecs } from './backends.ts'
 import type { SluiceConfig } from './config.ts'
 import { asDataDirError, prepareDataDir } from './data-dir.ts'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.ts'
@@ -169,4 +170,19 @@ export async function withBackends<const N extends BackendNeeds, T>(
   } finally {
     await backends.close()
   }
+}
+
+export async function openClickHouse(config: SluiceConfig): Promise<ClickHouse> {
+  const clickhouse = createClickHouse(
+    config.clickhouseUrl === null
+      ? { kind: 'chdb', path: embeddedPaths(config.dataDir).clickhouse }
+      : { kind: 'http', url: config.clickhouseUrl },
+  )
+  try {
+    await migrateClickHouse(clickhouse)
+  } catch (error) {
+    await clickhouse.close()
+    throw error
+  }
+  return clickhouse
 }
