@@ -16,8 +16,15 @@ export const CaptureRequestDecisions = Type.Object({
   ip: Type.Union([Type.String(), Type.Null()]),
   /** The client's send time as sent (batch `sent_at` or the `_` query parameter), or null. */
   sent_at: Type.Union([Type.String(), Type.Null()]),
-  /** The uuids capture minted for the events sent without one, in their order. */
-  minted: Type.Array(Type.String()),
+  /**
+   * The uuid capture minted for the first event sent without one; the next ones count up from it
+   * (nthMintedUuid). Records written before 2026-12-02 list every minted uuid in `minted` instead.
+   */
+  minted_from: Type.Optional(
+    Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }),
+  ),
+  /** The uuids minted for the events sent without one, in their order (records before 2026-12-02). */
+  minted: Type.Optional(Type.Array(Type.String())),
   /** The project's `anonymize_ips` as capture applied it; absent when the project could not be looked up. */
   anonymize_ips: Type.Optional(Type.Boolean()),
   historical_migration: Type.Optional(Type.Boolean()),

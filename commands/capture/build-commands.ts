@@ -92,8 +92,7 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
  */
 export function checkCaptureEvents(decoded: DecodedCapture, ctx: CaptureContext): (string | null)[] {
   return decoded.events.map((event) => {
-    const minted = eventUuid(event.uuid).kind === 'absent'
-    const { uuid } = checkedEvent(event, ctx)
+    const { uuid, minted } = checkedEvent(event, ctx)
     return minted ? uuid : null
   })
 }
@@ -109,7 +108,7 @@ function checkedEvent(event: RawEvent, ctx: CaptureContext) {
   const distinctId = cleanDistinctId(event.distinct_id ?? event.$distinct_id ?? properties.distinct_id)
   if (distinctId === null)
     throw new CaptureError('missing_distinct_id', 'An event was submitted without a distinct_id.')
-  return { name, properties, distinctId, uuid: uuidOf(event, ctx) }
+  return { name, properties, distinctId, ...uuidOf(event, ctx) }
 }
 
 /** The raw event re-serialised: the fields PostHog's capture keeps, other top-level keys dropped. */
@@ -177,10 +176,10 @@ function propertiesToken(event: RawEvent): string | null {
   return typeof token === 'string' ? token : null
 }
 
-function uuidOf(event: RawEvent, ctx: CaptureContext): string {
+function uuidOf(event: RawEvent, ctx: CaptureContext): { uuid: string; minted: boolean } {
   const parsed = eventUuid(event.uuid)
-  if (parsed.kind === 'absent') return ctx.newUuid()
-  if (parsed.kind === 'valid') return parsed.uuid
+  if (parsed.kind === 'absent') return { uuid: ctx.newUuid(), minted: true }
+  if (parsed.kind === 'valid') return { uuid: parsed.uuid, minted: false }
   throw new CaptureError(
     'invalid_uuid',
     `The event uuid ${JSON.stringify(event.uuid).slice(0, 60)} is not a UUID.`,

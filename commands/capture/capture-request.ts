@@ -1,4 +1,5 @@
 import { Value } from '@sinclair/typebox/value'
+import { nthMintedUuid } from '../../domain/capture/normalise.ts'
 import type { LogMessage, LogRecord } from '../../ports/log.ts'
 import { CaptureRequestDecisions } from '../../schema/capture-request.ts'
 import type { CaptureCommand } from '../../schema/command.ts'
@@ -18,7 +19,8 @@ export const decisionsHeader = 'capture'
 /**
  * What capture appends for an accepted request: one record per request, its value the payload as
  * the SDK sent it (every wrapper taken off, not parsed again into anything), its `capture` header
- * what capture decided — the token, the time it arrived, the client IP or none, the uuids it minted.
+ * what capture decided — the token, the time it arrived, the client IP or none, the first uuid it
+ * minted (the others count up from it).
  * Everything per event that does not refuse the request is left for the split (commandsOfRequest),
  * off capture's path. Keyed by token, so a project's requests keep their order.
  *
@@ -28,7 +30,15 @@ export const decisionsHeader = 'capture'
  */
 export function captureRequestRecords(decoded: DecodedCapture, ctx: CaptureContext): LogRecord[] {
   const token = captureToken(decoded)
-  const minted = checkCaptureEvents(decoded, ctx)
+  let first: string | undefined
+  let count = 0
+  const minted = checkCaptureEvents(decoded, {
+    ...ctx,
+    newUuid: () => {
+      first ??= ctx.newUuid()
+      return nthMintedUuid(first, count++)
+    },
+  })
   const decisions = (payload: string, path: string, mintedHere: (string | null)[]): LogRecord => {
     const header: CaptureRequestDecisions = {
       token,
@@ -36,8 +46,9 @@ export function captureRequestRecords(decoded: DecodedCapture, ctx: CaptureConte
       now: ctx.now.toISOString(),
       ip: ctx.anonymizeIps === true ? null : ctx.ip,
       sent_at: decoded.sentAt,
-      minted: mintedHere.filter((uuid): uuid is string => uuid !== null),
     }
+    const mintedFrom = mintedHere.find((uuid) => uuid !== null)
+    if (mintedFrom) header.minted_from = mintedFrom
     if (ctx.anonymizeIps !== undefined) header.anonymize_ips = ctx.anonymizeIps
     if (decoded.historicalMigration) header.historical_migration = true
     if (ctx.siteUrl !== undefined) header.site_url = ctx.siteUrl
@@ -97,12 +108,14 @@ export function commandsOfRequest(message: Pick<LogMessage, 'value' | 'headers'>
     historicalMigration: decisions.historical_migration === true,
     requestToken: null,
   }
-  const minted = [...decisions.minted]
+  const { minted_from: mintedFrom } = decisions
+  const minted = [...(decisions.minted ?? [])]
+  let count = 0
   const ctx: CaptureContext = {
     now: new Date(decisions.now),
     ip: decisions.ip,
     newUuid: () => {
-      const uuid = minted.shift()
+      const uuid = mintedFrom === undefined ? minted.shift() : nthMintedUuid(mintedFrom, count++)
       if (uuid === undefined)
         throw new CaptureError('invalid_payload', 'the record minted fewer uuids than it needs')
       return uuid

@@ -74,8 +74,48 @@ describe('a request record', () => {
       now: '2026-11-25T12:00:00.000Z',
       ip: '203.0.113.7',
       sent_at: null,
-      minted: ['0190f0a0-0000-7000-8000-000000000001'],
+      minted_from: '0190f0a0-0000-7000-8000-000000000001',
     })
+  })
+
+  it('mints one uuid per request and counts the others up from it, as the split does again', () => {
+    const body = JSON.stringify({
+      api_key: testToken,
+      batch: [
+        { event: 'a', distinct_id: 'd' },
+        { event: 'b', distinct_id: 'd', uuid: '0190f0a0-0000-7000-8000-00000000abcd' },
+        { event: 'c', distinct_id: 'd' },
+      ],
+    })
+    const decoded = decodeCaptureRequest(request({ path: '/batch/', body }))
+    const first = '0190f0a0-0000-7000-8000-fffffffffffe'
+    const [record] = captureRequestRecords(decoded, testContext({ newUuid: () => first }))
+    expect(JSON.parse(record?.headers?.capture ?? '').minted_from).toBe(first)
+    expect(commandsOfRequest(record!).map((command) => command.uuid)).toEqual([
+      first,
+      '0190f0a0-0000-7000-8000-00000000abcd',
+      '0190f0a0-0000-7000-8000-ffffffffffff',
+    ])
+  })
+
+  it('splits a record of the releases before 2026-12-02, which listed every minted uuid', () => {
+    const body = JSON.stringify({ api_key: testToken, batch: [{ event: 'a', distinct_id: 'd' }] })
+    const header = {
+      token: testToken,
+      path: '/batch',
+      now: '2026-11-25T12:00:00.000Z',
+      ip: null,
+      sent_at: null,
+    }
+    const listed = '0190f0a0-0000-7000-8000-000000000042'
+    const [command] = commandsOfRequest({
+      value: body,
+      headers: { capture: JSON.stringify({ ...header, minted: [listed] }) },
+    })
+    expect(command?.uuid).toBe(listed)
+    expect(() =>
+      commandsOfRequest({ value: body, headers: { capture: JSON.stringify({ ...header, minted: [] }) } }),
+    ).toThrow(/fewer uuids/)
   })
 
   it("stores no client IP for a project that anonymizes, not even the events' own $ip", () => {

@@ -1,5 +1,6 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { canonicalJson, cleanDistinctId, eventUuid, tokenProblem } from './normalise.ts'
+import { canonicalJson, cleanDistinctId, eventUuid, nthMintedUuid, tokenProblem } from './normalise.ts'
 
 describe('cleanDistinctId', () => {
   it.each([
@@ -65,5 +66,26 @@ describe('eventUuid', () => {
     [[canonical]],
   ])('%j is invalid', (value) => {
     expect(eventUuid(value)).toEqual({ kind: 'invalid' })
+  })
+})
+
+describe('nthMintedUuid', () => {
+  it('counts up in the last 48 bits from the first uuid, wrapping within them', () => {
+    const first = '0190f0a0-1234-7abc-9def-000000000009'
+    expect(nthMintedUuid(first, 0)).toBe(first)
+    expect(nthMintedUuid(first, 7)).toBe('0190f0a0-1234-7abc-9def-000000000010')
+    expect(nthMintedUuid('0190f0a0-1234-7abc-9def-ffffffffffff', 2)).toBe(
+      '0190f0a0-1234-7abc-9def-000000000001',
+    )
+  })
+
+  it('gives distinct uuids for every n of a request, and the n-th of the k-th is the (k+n)-th', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9a-f]{12}$/), fc.nat(10_000), fc.nat(10_000), (tail, k, n) => {
+        const first = `0190f0a0-1234-7abc-9def-${tail}`
+        expect(nthMintedUuid(nthMintedUuid(first, k), n)).toBe(nthMintedUuid(first, k + n))
+        if (n !== k) expect(nthMintedUuid(first, n)).not.toBe(nthMintedUuid(first, k))
+      }),
+    )
   })
 })
