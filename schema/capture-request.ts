@@ -18,7 +18,7 @@ export const CaptureRequestDecisions = Type.Object({
   sent_at: Type.Union([Type.String(), Type.Null()]),
   /**
    * The uuid capture minted for the first event sent without one; the next ones count up from it
-   * (nthMintedUuid). Records written before 2026-12-02 list every minted uuid in `minted` instead.
+   * (mintedUuids in domain/capture/normalise.ts). Records written before 2026-12-02 list every minted uuid in `minted` instead.
    */
   minted_from: Type.Optional(
     Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' }),

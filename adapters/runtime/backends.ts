@@ -1,10 +1,10 @@
+// No ClickHouse here (open-backends.ts opens it): the capture thread opens the log through this
+// module and must not load chDB, whose native module, unloaded when the thread ends, takes the
+// process's chDB down with it — an insert in flight then never returns.
 import { join } from 'node:path'
 import type { Log, TopicSpec } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
 import { factTopics, Topics } from '../../schema/topics.ts'
-// No ClickHouse here (open-backends.ts opens it): the capture thread opens the log through this
-// module and must not load chDB, whose native module, unloaded when the thread ends, takes the
-// process's chDB down with it — an insert in flight then never returns.
 import { createEmbeddedLog } from '../log/embedded/embedded-log.ts'
 import { createKafkaLog } from '../log/kafka/kafka-log.ts'
 import type { PostgresConfig } from '../postgres/connect.ts'

@@ -172,7 +172,7 @@ export async function withBackends<const N extends BackendNeeds, T>(
   }
 }
 
-export async function openClickHouse(config: SluiceConfig): Promise<ClickHouse> {
+async function openClickHouse(config: SluiceConfig): Promise<ClickHouse> {
   const clickhouse = createClickHouse(
     config.clickhouseUrl === null
       ? { kind: 'chdb', path: embeddedPaths(config.dataDir).clickhouse }

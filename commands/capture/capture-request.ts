@@ -1,5 +1,5 @@
 import { Value } from '@sinclair/typebox/value'
-import { nthMintedUuid } from '../../domain/capture/normalise.ts'
+import { mintedUuids } from '../../domain/capture/normalise.ts'
 import type { LogMessage, LogRecord } from '../../ports/log.ts'
 import { CaptureRequestDecisions } from '../../schema/capture-request.ts'
 import type { CaptureCommand } from '../../schema/command.ts'
@@ -30,13 +30,12 @@ export const decisionsHeader = 'capture'
  */
 export function captureRequestRecords(decoded: DecodedCapture, ctx: CaptureContext): LogRecord[] {
   const token = captureToken(decoded)
-  let first: string | undefined
-  let count = 0
+  let nextMinted: (() => string) | undefined
   const minted = checkCaptureEvents(decoded, {
     ...ctx,
     newUuid: () => {
-      first ??= ctx.newUuid()
-      return nthMintedUuid(first, count++)
+      nextMinted ??= mintedUuids(ctx.newUuid())
+      return nextMinted()
     },
   })
   const decisions = (payload: string, path: string, mintedHere: (string | null)[]): LogRecord => {
@@ -108,14 +107,13 @@ export function commandsOfRequest(message: Pick<LogMessage, 'value' | 'headers'>
     historicalMigration: decisions.historical_migration === true,
     requestToken: null,
   }
-  const { minted_from: mintedFrom } = decisions
-  const minted = [...(decisions.minted ?? [])]
-  let count = 0
+  const listed = [...(decisions.minted ?? [])]
+  const counted = decisions.minted_from === undefined ? null : mintedUuids(decisions.minted_from)
   const ctx: CaptureContext = {
     now: new Date(decisions.now),
     ip: decisions.ip,
     newUuid: () => {
-      const uuid = mintedFrom === undefined ? minted.shift() : nthMintedUuid(mintedFrom, count++)
+      const uuid = counted === null ? listed.shift() : counted()
       if (uuid === undefined)
         throw new CaptureError('invalid_payload', 'the record minted fewer uuids than it needs')
       return uuid

@@ -72,16 +72,24 @@ export function eventUuid(value: unknown): EventUuid {
 }
 
 /**
- * The uuid of the `n`-th event (from 0) a request sent without one: the first is minted at capture,
- * the others count up from it in its last 48 bits (RFC 9562's counter in the random bits), so a
- * request record keeps one uuid however many it minted, and its split gives the same uuids each time.
+ * The uuids of the events a request sent without one, in order: the first is minted at capture, the
+ * others count up from it in its last 48 bits (RFC 9562's counter in the random bits), so a request
+ * record keeps one uuid however many it minted, and its split gives the same uuids each time.
  */
-export function nthMintedUuid(first: string, n: number): string {
-  if (n === 0) return first
+export function mintedUuids(first: string): () => string {
+  const head = first.slice(0, 24)
   // in two halves of 24 bits: a number that fits 31 bits prints as hex several times faster
-  const low = Number.parseInt(first.slice(30), 16) + n
-  const high = (Number.parseInt(first.slice(24, 30), 16) + Math.floor(low / half)) % half
-  return `${first.slice(0, 24)}${hex6(high)}${hex6(low % half)}`
+  const high = Number.parseInt(first.slice(24, 30), 16)
+  const low = Number.parseInt(first.slice(30), 16)
+  let n = 0
+  return () => {
+    if (n === 0) {
+      n++
+      return first
+    }
+    const counted = low + n++
+    return `${head}${hex6((high + Math.floor(counted / half)) % half)}${hex6(counted % half)}`
+  }
 }
 
 const half = 2 ** 24

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { canonicalJson, cleanDistinctId, eventUuid, nthMintedUuid, tokenProblem } from './normalise.ts'
+import { canonicalJson, cleanDistinctId, eventUuid, mintedUuids, tokenProblem } from './normalise.ts'
 
 describe('cleanDistinctId', () => {
   it.each([
@@ -69,7 +69,14 @@ describe('eventUuid', () => {
   })
 })
 
-describe('nthMintedUuid', () => {
+/** The n-th (from 0) of the uuids counted up from `first`. */
+function nthMintedUuid(first: string, n: number): string {
+  const next = mintedUuids(first)
+  for (let i = 0; i < n; i++) next()
+  return next()
+}
+
+describe('mintedUuids', () => {
   it('counts up in the last 48 bits from the first uuid, wrapping within them', () => {
     const first = '0190f0a0-1234-7abc-9def-000000000009'
     expect(nthMintedUuid(first, 0)).toBe(first)
