@@ -1,4 +1,5 @@
-import { getPriority, setPriority } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { availableParallelism, getPriority, setPriority } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { FlagEvaluationStore, FlagStore } from '../../ports/flags.ts'
 import type { Log, LogRecord } from '../../ports/log.ts'
@@ -60,9 +61,10 @@ export interface CaptureThread {
 }
 
 // A worker starts from JavaScript: it registers the TypeScript loader the CLI runs under, then
-// loads the capture thread's module.
+// loads the capture thread's module. Both by absolute URL: evaluated code resolves packages from
+// the working directory, which is the user's, not sluice's.
 const bootstrap = `
-const { register } = await import('tsx/esm/api')
+const { register } = await import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
 register()
 await import(${JSON.stringify(new URL('./capture-worker.ts', import.meta.url).href)})
 `
@@ -97,25 +99,42 @@ export function spawnCaptureWorker(config: SluiceConfig, flags: boolean): Spawne
   return { worker, listening, listened }
 }
 
-/** How far the main thread lowers its priority below capture's (nice steps; 19 is the lowest). */
+/** How far the main thread lowers its priority below capture's where it cannot idle (nice steps). */
 const backgroundNiceness = 10
 
 /**
- * The calling thread — the main one, where ingest, the projector and the API run — lowers its
- * scheduling priority, and so does every thread it starts from now on (chDB's, LMDB's writers of its
- * topics, PGlite runs on it): when the cores are short, a client waiting for capture's 200 goes
- * first, and the consumers, whose lag is theirs to make up, take what is left. The capture thread,
- * started just before, keeps the priority the main thread had. One started again after the thread
- * ended inherits the lowered one, and the main thread steps down once more (at most to 19), so
- * capture stays ahead of it. Linux only: there a thread has a priority of its own, while elsewhere
- * this call would lower the whole process, capture with it.
+ * The calling thread — the main one, where ingest, the projector and the API run — steps back for
+ * capture, started just before: when the cores are short, a client waiting for capture's 200 goes
+ * first, and the consumers, whose lag is theirs to make up, take what is left. Every thread it
+ * starts from now on inherits it (LMDB's and PGlite's work runs on it; libuv's pool, which commits
+ * capture's appends, started while the modules loaded and keeps capture's priority).
+ *
+ * Linux only (elsewhere a thread has no priority of its own: this would lower capture with it).
+ * With more than one core the thread takes SCHED_IDLE (`chrt` of util-linux; any thread may
+ * choose it for itself): it then runs only on a core capture leaves free, and a capture request
+ * takes the core at once. A nice value alone does not do that — the kernel (EEVDF) lets the running
+ * thread finish its slice whatever its weight, and capture measured no faster at nice 19 than at
+ * 10 — but on one core SCHED_IDLE would starve the consumers and the API under a steady load, so
+ * there, or without `chrt`, the thread takes nice 10. A capture thread started again after its
+ * thread ended inherits what the main thread took: from then on the two share one priority.
  */
 function giveWayToCapture(): void {
   if (process.platform !== 'linux') return
+  if (availableParallelism() > 1 && idleSchedulingTaken()) return
   try {
     setPriority(0, Math.min(19, getPriority(0) + backgroundNiceness))
   } catch {
     // a sandbox that forbids it leaves every thread at one priority, as on other systems
+  }
+}
+
+/** Puts the main thread (its thread id is the process id) under SCHED_IDLE; false where it cannot. */
+function idleSchedulingTaken(): boolean {
+  try {
+    execFileSync('chrt', ['--idle', '--pid', '0', String(process.pid)], { stdio: 'ignore', timeout: 5000 })
+    return true
+  } catch {
+    return false
   }
 }
 

@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { Socket } from 'node:net'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
@@ -30,8 +30,8 @@ describe('operating sluice', () => {
       }
     await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })))
   })
-  const start = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const sluice = spawnSluice(['start', ...args], { env })
+  const start = async (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) => {
+    const sluice = spawnSluice(['start', ...args], { env, cwd })
     started.push(sluice)
     const [, url] = await sluice.waitFor(/sluice is running at (\S+)[\s\S]*Press Ctrl\+C/)
     return { sluice, url: url! }
@@ -91,7 +91,8 @@ describe('operating sluice', () => {
 
     it('projects create and keys create act through it, and their keys work at once', async () => {
       dataDir = await tempDir()
-      ;({ sluice, url } = await start(['--data-dir', dataDir, '--port', '0']))
+      // started from a directory of the user's, not sluice's (its threads load sluice's modules all the same)
+      ;({ sluice, url } = await start(['--data-dir', dataDir, '--port', '0'], {}, tmpdir()))
       const created = await runSluice([
         'projects',
         'create',
@@ -129,6 +130,41 @@ describe('operating sluice', () => {
       )
       expect(replay.stderr).not.toMatch(stackTraceLine)
     })
+
+    it.skipIf(process.platform !== 'linux' || availableParallelism() < 2)(
+      'its main thread runs only on a core capture leaves free (SCHED_IDLE), its capture thread at the normal policy',
+      async () => {
+        const pid = sluice.child.pid
+        const threads = () =>
+          new Map(
+            readdirSync(`/proc/${pid}/task`).map((tid) => {
+              const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+              // the fields after the parenthesised name: utime 11, stime 12, policy 38 (5 is SCHED_IDLE)
+              const fields = stat
+                .slice(stat.lastIndexOf(')') + 2)
+                .split(' ')
+                .map(Number)
+              return [Number(tid), { cpu: fields[11]! + fields[12]!, policy: fields[38]! }] as const
+            }),
+          )
+        expect(threads().get(pid!)?.policy).toBe(5)
+        const token = /project token:\s+(\S+)/.exec(sluice.stdout())?.[1]
+        const before = threads()
+        const batch = Array.from({ length: 50 }, (_, i) => ({ event: 'e', distinct_id: `d${i}` }))
+        for (let i = 0; i < 100; i++) {
+          const response = await fetch(`${url}/batch/`, {
+            method: 'POST',
+            body: JSON.stringify({ api_key: token, batch }),
+          })
+          expect(response.status).toBe(200)
+        }
+        // the thread that did most of that work besides the main one answers capture
+        const [busiest] = [...threads()]
+          .filter(([tid]) => tid !== pid)
+          .sort(([a, x], [b, y]) => y.cpu - (before.get(b)?.cpu ?? 0) - (x.cpu - (before.get(a)?.cpu ?? 0)))
+        expect(busiest?.[1].policy).toBe(0)
+      },
+    )
 
     it('Ctrl-C stops it cleanly, saying what it waits for, and frees the data dir', async () => {
       sluice.child.kill('SIGINT')
