@@ -193,8 +193,9 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
   return {
     async ensureTopics(specs) {
       for (const spec of specs) {
-        ensureRoom()
-        if (topics.get(spec.name) === undefined) await durable([topics.put(spec.name, spec)])
+        if (topics.get(spec.name) !== undefined) continue
+        ensureRoom(spec.name)
+        await durable([topics.put(spec.name, spec)])
       }
       await root.flushed
     },
