@@ -77,11 +77,11 @@ const reachFromCaptureThread = (file, chain) => {
   if (captureThreadModules.has(file)) return
   captureThreadModules.add(file)
   const source = readFileSync(file, 'utf8')
-  // `import type` is erased: only what is loaded counts
+  // `import type` is erased: only what is loaded counts, statically or by `import('…')`
   for (const match of source.matchAll(
-    /(?:^|\n)\s*(?:import|export)(?!\s+type\s)[^'"]*?from\s+['"]([^'"]+)['"]/g,
+    /(?:^|\n)\s*(?:import|export)(?!\s+type\s)[^'"]*?from\s+['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
   )) {
-    const spec = match[1]
+    const spec = match[1] ?? match[2]
     if (spec.startsWith('.')) reachFromCaptureThread(join(file, '..', spec), [...chain, relative(root, file)])
     else if (mainThreadOnly.test(spec))
       problems.push(`the capture thread loads ${spec}: ${[...chain, relative(root, file)].join(' → ')}`)
