@@ -9,7 +9,7 @@ import type { HashKeyOverride } from '../../schema/flags.ts'
 import { Topics } from '../../schema/topics.ts'
 import { isEmbeddedLog } from '../log/embedded/embedded-log.ts'
 import type { createMetrics } from '../metrics/metrics.ts'
-import type { SluiceConfig } from './config.ts'
+import type { MainThreadPriority, SluiceConfig } from './config.ts'
 import { threadRpc } from './thread-rpc.ts'
 
 /** What the capture thread starts from. */
@@ -95,7 +95,7 @@ export function spawnCaptureWorker(config: SluiceConfig, flags: boolean): Spawne
     )
   })
   listening.catch(() => {}) // awaited once the backends are open; a failure before must not count as unhandled
-  giveWayToCapture()
+  giveWayToCapture(config.mainThreadPriority)
   return { worker, listening, listened }
 }
 
@@ -115,12 +115,14 @@ const backgroundNiceness = 10
  * takes the core at once. A nice value alone does not do that — the kernel (EEVDF) lets the running
  * thread finish its slice whatever its weight, and capture measured no faster at nice 19 than at
  * 10 — but on one core SCHED_IDLE would starve the consumers and the API under a steady load, so
- * there, or without `chrt`, the thread takes nice 10. A capture thread started again after its
- * thread ended inherits what the main thread took: from then on the two share one priority.
+ * there, or without `chrt`, the thread takes nice 10. SCHED_IDLE yields to every other process
+ * too: on a machine busy with other work, `SLUICE_MAIN_THREAD_PRIORITY=nice` keeps the consumers a
+ * share. A capture thread started again after its thread ended inherits what the main thread took:
+ * from then on the two share one priority.
  */
-function giveWayToCapture(): void {
+function giveWayToCapture(priority: MainThreadPriority): void {
   if (process.platform !== 'linux') return
-  if (availableParallelism() > 1 && idleSchedulingTaken()) return
+  if (priority === 'idle' && availableParallelism() > 1 && idleSchedulingTaken()) return
   try {
     setPriority(0, Math.min(19, getPriority(0) + backgroundNiceness))
   } catch {

@@ -35,7 +35,16 @@ export interface SluiceConfig {
    * SLUICE_CAPTURE_THREAD=off keeps it on the main thread (to measure what the thread is worth).
    */
   captureThread: boolean
+  /**
+   * How the main thread steps back for the capture thread (capture-thread.ts, giveWayToCapture):
+   * `idle` (SCHED_IDLE where it can: it runs only on a core nothing else wants) or `nice` (nice 10:
+   * a smaller share, never none — for a machine busy with other work). SLUICE_MAIN_THREAD_PRIORITY.
+   */
+  mainThreadPriority: MainThreadPriority
 }
+
+export const mainThreadPriorities = ['idle', 'nice'] as const
+export type MainThreadPriority = (typeof mainThreadPriorities)[number]
 
 /** What the command line gives: every value as typed, absent when not given. */
 export interface ConfigInput {
@@ -72,6 +81,7 @@ export const defaults = {
   // its ingest partition up for the whole time, until it disables itself.
   apps: { memoryMb: 64, timeoutMs: 1000, disableAfterFailures: 10 },
   captureThread: true,
+  mainThreadPriority: 'idle',
 } as const
 
 /** The apps' settings, taken from the environment only (no option on the command line). */
@@ -168,6 +178,9 @@ export function resolveConfig(
         (['off', 'false', '0'].includes(captureThreadSetting)
           ? false
           : refuse({ value: captureThreadSetting, from: 'SLUICE_CAPTURE_THREAD' }, 'on or off'))
+  const priority = env.SLUICE_MAIN_THREAD_PRIORITY || defaults.mainThreadPriority
+  if (!(mainThreadPriorities as readonly string[]).includes(priority))
+    refuse({ value: priority, from: 'SLUICE_MAIN_THREAD_PRIORITY' }, mainThreadPriorities.join(' or '))
   const prefix = given('kafkaPrefix')
   const logLevel = env.SLUICE_LOG_LEVEL || defaults.logLevel
   if (!(logLevels as readonly string[]).includes(logLevel))
@@ -204,6 +217,7 @@ export function resolveConfig(
     logFormat: oneOf('logFormat', logFormats, defaults.logFormat),
     logLevel: logLevel as LogLevel,
     captureThread,
+    mainThreadPriority: priority as MainThreadPriority,
     apps: {
       memoryMb: fromEnvironment(
         appEnvironment.memoryMb,

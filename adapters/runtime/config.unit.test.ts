@@ -14,6 +14,7 @@ describe('configuration', () => {
       waitSeconds: defaults.waitSeconds.otherCommands,
       logFormat: 'auto',
       logLevel: 'warn',
+      mainThreadPriority: 'idle',
     })
     expect(config.dataDir.endsWith('/.sluice')).toBe(true)
     expect(resolveConfig({}, {}, 'start').waitSeconds).toBe(defaults.waitSeconds.start)
@@ -31,6 +32,7 @@ describe('configuration', () => {
         SLUICE_WAIT: '5',
         SLUICE_LOG_FORMAT: 'json',
         SLUICE_LOG_LEVEL: 'debug',
+        SLUICE_MAIN_THREAD_PRIORITY: 'nice',
       },
       'start',
     )
@@ -43,6 +45,7 @@ describe('configuration', () => {
       waitSeconds: 5,
       logFormat: 'json',
       logLevel: 'debug',
+      mainThreadPriority: 'nice',
     })
   })
 
@@ -92,6 +95,9 @@ describe('configuration', () => {
     expect(refused({ wait: 'forever' })).toMatch(/^--wait takes seconds, such as 60/)
     expect(refused({ logFormat: 'xml' })).toBe('--log-format takes auto, pretty, json, not "xml"')
     expect(refused({}, { SLUICE_LOG_LEVEL: 'loud' })).toMatch(/^SLUICE_LOG_LEVEL takes trace, debug/)
+    expect(refused({}, { SLUICE_MAIN_THREAD_PRIORITY: 'high' })).toBe(
+      'SLUICE_MAIN_THREAD_PRIORITY takes idle or nice, not "high"',
+    )
   })
 
   it("takes the apps' limits from SLUICE_APP_* only, and refuses one that cannot be right", () => {

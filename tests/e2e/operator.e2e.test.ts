@@ -69,16 +69,19 @@ describe('operating sluice', () => {
     }
   })
 
-  it('start takes its port, host and roles from SLUICE_PORT, SLUICE_HOST and SLUICE_ROLES', async () => {
+  it('start takes its port, host, roles and main thread priority from SLUICE_PORT, SLUICE_HOST, SLUICE_ROLES and SLUICE_MAIN_THREAD_PRIORITY', async () => {
     const port = await freePort()
     const dataDir = await tempDir()
     const { sluice, url } = await start(['--data-dir', dataDir], {
       SLUICE_PORT: String(port),
       SLUICE_HOST: '127.0.0.1',
       SLUICE_ROLES: 'capture,ingest',
+      SLUICE_MAIN_THREAD_PRIORITY: 'nice',
     })
     expect(url).toBe(`http://127.0.0.1:${port}`)
     expect(sluice.stdout()).toContain('(roles: capture, ingest;')
+    if (process.platform === 'linux')
+      expect(mainThreadScheduling(sluice.child.pid!)).toEqual({ nice: 10, policy: 0 })
     expect((await fetch(`${url}/_liveness`)).status).toBe(200)
     sluice.child.kill('SIGTERM')
     expect(await sluice.exited).toBe(0)
@@ -147,7 +150,7 @@ describe('operating sluice', () => {
               return [Number(tid), { cpu: fields[11]! + fields[12]!, policy: fields[38]! }] as const
             }),
           )
-        expect(threads().get(pid!)?.policy).toBe(5)
+        expect(mainThreadScheduling(pid!).policy).toBe(5)
         const token = /project token:\s+(\S+)/.exec(sluice.stdout())?.[1]
         const before = threads()
         const batch = Array.from({ length: 50 }, (_, i) => ({ event: 'e', distinct_id: `d${i}` }))
@@ -228,3 +231,13 @@ describe('operating sluice', () => {
     }
   })
 })
+
+/** The nice value and scheduling policy (0 normal, 5 SCHED_IDLE) of a process's main thread. */
+function mainThreadScheduling(pid: number): { nice: number; policy: number } {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number)
+  return { nice: fields[16]!, policy: fields[38]! }
+}
