@@ -105,9 +105,9 @@ const backgroundNiceness = 10
 /**
  * The calling thread — the main one, where ingest, the projector and the API run — steps back for
  * capture, started just before: when the cores are short, a client waiting for capture's 200 goes
- * first, and the consumers, whose lag is theirs to make up, take what is left. Every thread it
- * starts from now on inherits it (LMDB's and PGlite's work runs on it; libuv's pool, which commits
- * capture's appends, started while the modules loaded and keeps capture's priority).
+ * first, and the consumers, whose lag is theirs to make up, take what is left. PGlite runs on it,
+ * and threads it starts from now on (chDB's) inherit it; libuv's pool, where LMDB commits every
+ * topic, capture's appends among them, started while the modules loaded and keeps the normal one.
  *
  * Linux only (elsewhere a thread has no priority of its own: this would lower capture with it).
  * With more than one core the thread takes SCHED_IDLE (`chrt` of util-linux; any thread may
