@@ -9,6 +9,7 @@ import { percentile, printTable } from './report.ts'
 const run = promisify(execFile)
 const root = new URL('..', import.meta.url).pathname
 const events = Number(process.env.BENCH_EVENTS ?? 20_000)
+const warmUpEvents = Number(process.env.BENCH_WARMUP_EVENTS ?? 20_000)
 const produceRecords = 200_000
 const recordSize = 300
 const modes = (process.env.BENCH_MODES ?? 'embedded,production').split(',').map((mode) => {
@@ -43,24 +44,15 @@ export async function productionBench(): Promise<void> {
     process.stdout.write(`${mode}: starting… `)
     const { server, token, key } = await startSluiceChild(args)
     try {
+      if (warmUpEvents > 0) {
+        // the first seconds of a fresh process compile its hot code (V8 and PGlite's WebAssembly)
+        process.stdout.write(`warming up with ${warmUpEvents} events… `)
+        await sendEvents(server.url, token, 'warm-up', warmUpEvents)
+        await waitUntil(() => nothingToConsume(server.url, key), 600_000)
+      }
       process.stdout.write(`sending ${events} events… `)
       const started = performance.now()
-      const senders = Array.from({ length: 8 }, async (_, worker) => {
-        for (let i = worker * 100; i < events; i += 800) {
-          const batch = Array.from({ length: 100 }, (_, j) => ({
-            event: 'bench',
-            distinct_id: `user-${(i + j) % 2000}`,
-            properties: { n: i + j },
-          }))
-          const response = await fetch(`${server.url}/batch/`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ api_key: token, batch }),
-          })
-          if (response.status !== 200) throw new Error(`capture answered ${response.status}`)
-        }
-      })
-      await Promise.all(senders)
+      await sendEvents(server.url, token, 'bench', events)
       const accepted = performance.now()
       // the lags are cheap to ask for; the events only once nothing is left to consume
       await waitUntil(
@@ -160,6 +152,26 @@ async function producePerformance(): Promise<void> {
       ],
     ],
   )
+}
+
+/** `count` events of 2 000 users in batches of 100, from 8 senders at once. */
+async function sendEvents(url: string, token: string, event: string, count: number): Promise<void> {
+  const senders = Array.from({ length: 8 }, async (_, worker) => {
+    for (let i = worker * 100; i < count; i += 800) {
+      const batch = Array.from({ length: Math.min(100, count - i) }, (_, j) => ({
+        event,
+        distinct_id: `user-${(i + j) % 2000}`,
+        properties: { n: i + j },
+      }))
+      const response = await fetch(`${url}/batch/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ api_key: token, batch }),
+      })
+      if (response.status !== 200) throw new Error(`capture answered ${response.status}`)
+    }
+  })
+  await Promise.all(senders)
 }
 
 async function countEvents(url: string, key: string, event: string, distinctId?: string): Promise<number> {

@@ -158,6 +158,7 @@ export async function startSluice(
         log,
         clickhouse,
         logger,
+        onBatch: metrics.projection.observeBatch,
         watch: (eachBatch) => health.watch(projectorGroupId, eachBatch),
         onConsumerProblem: health.problems(projectorGroupId),
       })

@@ -103,6 +103,10 @@ describe('ingestion never stalls, and the operator sees it while sluice runs', (
     expect(metrics).toMatch(
       /sluice_consumer_failures_total\{group="clickhouse-projector",topic="clickhouse_events_json",partition="0"\} 0/,
     )
+    // the batch timings of both consumers, and the rows the projector inserted
+    expect(metrics).toMatch(/sluice_ingest_batch_seconds_count [1-9]/)
+    expect(metrics).toMatch(/sluice_projection_batch_seconds_count\{topic="clickhouse_events_json"\} [1-9]/)
+    expect(metrics).toMatch(/sluice_projected_rows_total\{topic="clickhouse_events_json"\} [1-9]/)
     expect((await fetch(`${running.url}/_readiness`)).status).toBe(200)
   })
 
