@@ -9,7 +9,7 @@ import type { ClickHouse } from '../ports/clickhouse.ts'
 import { startClickHouseProjector } from '../projections/clickhouse/projector.ts'
 import { findPersons, listEvents } from '../projections/clickhouse/queries.ts'
 import type { EventRow, PersonDistinctIdRow, PersonRow } from '../schema/clickhouse-rows.ts'
-import { Topics } from '../schema/topics.ts'
+import { factTopics, Topics } from '../schema/topics.ts'
 import { percentile, printTable } from './report.ts'
 
 const projectedEvents = Number(process.env.BENCH_EVENTS ?? 200_000)
@@ -70,12 +70,78 @@ export async function projectorBench(): Promise<void> {
         ],
       ],
     )
+    await streamingCost(clickhouse, dir)
     await queryLatency(clickhouse)
   } finally {
     await log.close()
     await clickhouse.close()
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * The projector's CPU (the whole process: chDB's threads included) under a steady stream of event
+ * rows, as ingest appends them batch by batch, with its inserts gathered while the table is busy
+ * (the default) and with every batch inserted at once (`maxGatherMs: 0`), in turns.
+ */
+async function streamingCost(clickhouse: ClickHouse, dir: string): Promise<void> {
+  const streams = [
+    { rate: 3000, perAppend: 50 },
+    { rate: 12_000, perAppend: 100 },
+  ]
+  const seconds = 5
+  const results: (string | number)[][] = []
+  let run = 0
+  for (const { rate, perAppend } of streams) {
+    const rows = rate * seconds
+    const appends = Array.from({ length: rows / perAppend }, (_, a) =>
+      Array.from({ length: perAppend }, (_, j) => {
+        const row = eventRow(a * perAppend + j, j)
+        return { key: row.uuid, value: JSON.stringify(row) }
+      }),
+    )
+    const cost: Record<string, number> = {}
+    for (const maxGatherMs of [0, undefined]) {
+      const gathered = maxGatherMs === undefined
+      process.stdout.write(`${rate} rows/s, ${gathered ? 'gathered' : 'at once'}… `)
+      await clickhouse.command('TRUNCATE TABLE events')
+      const log = createEmbeddedLog({ path: join(dir, `stream-${run++}`) })
+      await log.ensureTopics(
+        factTopics.map((name) => ({ name, partitions: 1, retention: 'forever' as const })),
+      )
+      let inserts = 0
+      const projector = startClickHouseProjector({
+        log,
+        clickhouse,
+        maxGatherMs,
+        onBatch: (topic) => {
+          if (topic === Topics.events) inserts++
+        },
+      })
+      const cpu = process.cpuUsage()
+      const started = performance.now()
+      for (const [a, records] of appends.entries()) {
+        await log.append(Topics.events, records)
+        const due = started + ((a + 1) * perAppend * 1000) / rate - performance.now()
+        if (due > 0) await new Promise((resolve) => setTimeout(resolve, due))
+      }
+      while (((await log.committedOffsets('clickhouse-projector', Topics.events)).get(0) ?? 0) < rows)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      const used = process.cpuUsage(cpu)
+      await projector.stop()
+      await log.close()
+      const key = gathered ? 'gathered' : 'at once'
+      cost[key] = (used.user + used.system) / rows
+      results.push([
+        `${rate} rows/s in appends of ${perAppend}, ${key}`,
+        inserts,
+        `${cost[key]!.toFixed(0)} µs`,
+        gathered ? (cost[key]! / cost['at once']!).toFixed(2) : '1.00',
+      ])
+    }
+  }
+  console.log('done')
+  printTable(['stream (5 s, chDB)', 'inserts', 'CPU per row (process)', 'ratio'], results)
 }
 
 async function queryLatency(clickhouse: ClickHouse): Promise<void> {

@@ -169,6 +169,38 @@ export function clickhouseContract(name: string, open: () => Promise<ClickHouseF
       ])
     })
 
+    it('gathers rows that arrive one by one into fewer, larger inserts while a table is busy', async () => {
+      // teams of their own and consumer groups of their own, so the other tests' rows stay as they are
+      const insertsOfStream = async (teamId: number, maxGatherMs?: number) => {
+        let inserts = 0
+        const groupId = `gathering-${teamId}`
+        const projector = startClickHouseProjector({
+          log,
+          clickhouse,
+          groupId,
+          maxGatherMs,
+          onBatch: (topic) => {
+            if (topic === Topics.events) inserts++
+          },
+        })
+        for (let i = 0; i < 60; i++) {
+          const uuid = `0190f0a0-0000-7000-8000-${String(teamId * 1000 + i).padStart(12, '0')}`
+          await publish([event(uuid, 'streaming', '2026-01-02T00:00:00.000Z', teamId)])
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+        await until(async () => {
+          const end = (await log.endOffsets(Topics.events)).get(0) ?? 0
+          return ((await log.committedOffsets(groupId, Topics.events)).get(0) ?? 0) >= end
+        })
+        await projector.stop()
+        expect(await listEvents(clickhouse, { teamId, limit: 100 })).toHaveLength(60)
+        return inserts
+      }
+      const atOnce = await insertsOfStream(7, 0)
+      const gathered = await insertsOfStream(8)
+      expect(gathered).toBeLessThan(atOnce / 2)
+    })
+
     it('pages and searches persons', async () => {
       const more: Fact[] = []
       for (let i = 0; i < 5; i++) {
