@@ -39,6 +39,13 @@ export interface SubscribeOptions {
   /** Upper bound of messages handed to one `eachBatch` call. */
   maxBatchSize: number
   /**
+   * Lets a busy partition gather messages: after a batch of n that was not full, the partition's
+   * next batch is read no sooner than `min(maxMs, n × perMessageMs)` after that one was handed
+   * over. What a batch costs whatever its size (a transaction, an insert, a commit) then goes on
+   * more messages; a lone message at idle holds its partition `perMessageMs` at most.
+   */
+  gather?: Gathering
+  /**
    * Where to resume a partition when this consumer is assigned it. Returning a number overrides
    * the group's committed offset — ingest keeps its offsets in Postgres, in the same transaction
    * as the projection, and resumes from there. `undefined` → committed offset, else the start.
@@ -51,6 +58,21 @@ export interface SubscribeOptions {
    * asks, is away) — it keeps trying — with the error, and with null once it consumes again.
    */
   onConsumerProblem?: (problem: unknown | null) => void
+}
+
+export interface Gathering {
+  perMessageMs: number
+  maxMs: number
+}
+
+/** How long after a batch of `messages` was handed over the partition's next one waits (see `gather`). */
+export function gatheringMs(
+  messages: number,
+  options: Pick<SubscribeOptions, 'maxBatchSize' | 'gather'>,
+): number {
+  const { gather, maxBatchSize } = options
+  if (gather === undefined || messages >= maxBatchSize) return 0
+  return Math.min(gather.maxMs, messages * gather.perMessageMs)
 }
 
 export interface Subscription {

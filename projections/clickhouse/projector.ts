@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { type ClickHouse, ClickHouseRejectedError } from '../../ports/clickhouse.ts'
 import type { Log, LogBatch, LogMessage, SubscribeOptions, Subscription } from '../../ports/log.ts'
 import type { Logger } from '../../ports/logger.ts'
@@ -23,10 +22,7 @@ export interface ProjectorOptions {
   logger?: Logger
   groupId?: string
   maxBatchSize?: number
-  /**
-   * The longest a table's next insert waits for rows to gather (ms; 0: never waits). See
-   * `gatheringMs`.
-   */
+  /** The longest a busy table's next insert waits for rows to gather (ms; 0: never waits). */
   maxGatherMs?: number
   now?: () => Date
   onBatch?: (topic: string, rows: number, seconds: number) => void
@@ -46,17 +42,20 @@ export interface Projector {
  * Reads the fact topics and inserts each batch into its ClickHouse table in one insert; the batch's
  * position is committed only after ClickHouse has the rows (at least once). Redelivered rows
  * collapse by version (persons, ids, groups) or uuid (events) in every query.
+ *
+ * A busy table gathers rows, 10 ms for each row of its last batch, at most `maxGatherMs`: an insert
+ * costs ClickHouse about the same whatever its size (about 15 ms of chDB's CPU for `events`,
+ * docs/benchmarks.md), and ClickHouse advises few large inserts.
  */
 export function startClickHouseProjector(options: ProjectorOptions): Projector {
   const projected = new Map<string, number>()
   const now = options.now ?? (() => new Date())
   const watch = options.watch ?? ((eachBatch) => eachBatch)
-  const maxBatchSize = options.maxBatchSize ?? 5000
-  const maxGatherMs = options.maxGatherMs ?? 250
   const subscription: Subscription = options.log.subscribe({
     groupId: options.groupId ?? projectorGroupId,
     topics: [...factTopics],
-    maxBatchSize,
+    maxBatchSize: options.maxBatchSize ?? 5000,
+    gather: { perMessageMs: 10, maxMs: options.maxGatherMs ?? 250 },
     onConsumerProblem: options.onConsumerProblem,
     eachBatch: watch(async (batch: LogBatch) => {
       const started = performance.now()
@@ -104,27 +103,9 @@ export function startClickHouseProjector(options: ProjectorOptions): Projector {
       const inserted = lines.length - refused
       projected.set(table, (projected.get(table) ?? 0) + inserted)
       options.onBatch?.(batch.topic, inserted, (performance.now() - started) / 1000)
-      // the partition's position is committed once this returns; what arrives meanwhile waits in the log
-      const gathering = gatheringMs(batch.messages.length, maxBatchSize, maxGatherMs)
-      const left = started + gathering - performance.now()
-      if (left > 0) await sleep(left)
     }),
   })
   return { stop: () => subscription.stop(), done: subscription.done, projected }
-}
-
-/**
- * How long after a batch's insert began the table's next one waits, for rows to gather: 10 ms for
- * each row the batch had, at most `maxGatherMs`; none after a full batch, whose successor is waiting
- * already. Each insert costs ClickHouse the same whatever its size — about 15 ms of CPU for an
- * events insert in chDB, and 4 ms for a single row into a one-column table
- * (docs/benchmarks.md) — so a table that gets rows as fast as it can insert them, a batch at a time,
- * spends most of its CPU on inserting, not on the rows; ClickHouse advises few large inserts. The
- * more rows the last batch had, the busier the table, and the longer its next batch may gather; a
- * lone event at idle holds its table 10 ms at most.
- */
-export function gatheringMs(rows: number, maxBatchSize: number, maxGatherMs: number): number {
-  return rows >= maxBatchSize ? 0 : Math.min(maxGatherMs, rows * 10)
 }
 
 const setAside = (code: DeadLetterCode, reason: string): SetAside => ({

@@ -185,6 +185,40 @@ export function logContract(name: string, makeLog: () => Promise<LogFixture | nu
       expect(problems.at(-1)).toBeNull()
     })
 
+    test('a busy partition gathers: its next batch waits in proportion to the last one, up to a limit', async ({
+      log,
+    }, topic) => {
+      const gather = { perMessageMs: 100, maxMs: 400 }
+      const handedOver: { at: number; size: number }[] = []
+      await log.append(
+        topic,
+        ['a', 'b'].map((value) => ({ key: 'same', value })),
+      )
+      await new Promise<void>((resolve, reject) => {
+        const subscription = log.subscribe({
+          groupId: 'g-gather',
+          topics: [topic],
+          maxBatchSize: 100,
+          gather,
+          eachBatch: async (batch: LogBatch) => {
+            handedOver.push({ at: performance.now(), size: batch.messages.length })
+            // these arrive while the partition gathers
+            if (handedOver.length === 1)
+              await log.append(
+                topic,
+                ['c', 'd', 'e', 'f', 'g'].map((value) => ({ key: 'same', value })),
+              )
+            if (handedOver.reduce((n, b) => n + b.size, 0) >= 7) subscription.stop().then(resolve, reject)
+          },
+        })
+      })
+      expect(handedOver.map((b) => b.size)).toEqual([2, 5])
+      const [first, second] = handedOver
+      expect(second!.at - first!.at).toBeGreaterThanOrEqual(2 * gather.perMessageMs - 10)
+      // and then it is read again, not left waiting
+      expect(second!.at - first!.at).toBeLessThan(2 * gather.perMessageMs + 1000)
+    })
+
     test('a batch whose handler fails is handed over again, never skipped', async ({ log }, topic) => {
       await log.append(
         topic,

@@ -11,7 +11,7 @@ import type {
   Subscription,
   TopicSpec,
 } from '../../../ports/log.ts'
-import { LogUnavailableError } from '../../../ports/log.ts'
+import { gatheringMs, LogUnavailableError } from '../../../ports/log.ts'
 import type { Logger } from '../../../ports/logger.ts'
 import { partitionForKey } from '../murmur2.ts'
 
@@ -466,6 +466,7 @@ async function consumePartition(
       await backend.waitForAppend(topic, partition, signal)
       continue
     }
+    const handedOver = performance.now()
     try {
       await options.eachBatch({ topic, partition, messages })
     } catch (error) {
@@ -475,5 +476,7 @@ async function consumePartition(
     failures = 0
     position = messages.at(-1)!.offset + 1
     await record(position)
+    const gathering = handedOver + gatheringMs(messages.length, options) - performance.now()
+    if (gathering > 0) await sleep(gathering, undefined, { signal }).catch(() => {})
   }
 }

@@ -11,6 +11,7 @@ import {
   type Producer,
 } from 'kafkajs'
 import {
+  gatheringMs,
   type Log,
   type LogBatch,
   type LogMessage,
@@ -331,6 +332,9 @@ function createMember(
     sessionTimeout: 15_000,
     rebalanceTimeout: 30_000,
     heartbeatInterval: 1500,
+    // A fetch waits at the broker for data this long at most. The default, 5 s, would also hold back a
+    // partition that gathers (SubscribeOptions.gather): it is resumed while a fetch without it waits.
+    ...(options.gather ? { maxWaitTimeInMs: 100 } : {}),
     // a crashed member is replaced by runConsumer, never restarted in place by kafkajs
     retry: { ...kafkaRetry, restartOnFailure: async () => false },
   })
@@ -375,6 +379,7 @@ async function handleBatch(
   logger: Logger | undefined,
 ) {
   const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload
+  const handedOver = performance.now()
   const topic = batch.topic.slice(prefix.length)
   const all = batch.messages.map((m) => toLogMessage(topic, batch.partition, m))
   for (let start = 0; start < all.length; start += options.maxBatchSize) {
@@ -405,6 +410,14 @@ async function handleBatch(
       { topic: batch.topic, partition: batch.partition, offset: String(last + 1) },
     ])
     await heartbeat()
+  }
+  // a busy partition gathers (SubscribeOptions.gather): it is left out of the fetches for a while,
+  // the others go on
+  const gathering = handedOver + gatheringMs(all.length, options) - performance.now()
+  if (gathering > 0 && isRunning() && !isStale()) {
+    const partition = [{ topic: batch.topic, partitions: [batch.partition] }]
+    consumer.pause(partition)
+    setTimeout(() => consumer.resume(partition), gathering).unref()
   }
 }
 
