@@ -157,7 +157,7 @@ async function producePerformance(): Promise<void> {
 }
 
 /** `count` events of 2 000 users in batches of 100, from 8 senders at once. */
-async function sendEvents(url: string, token: string, event: string, count: number): Promise<void> {
+export async function sendEvents(url: string, token: string, event: string, count: number): Promise<void> {
   const senders = Array.from({ length: 8 }, async (_, worker) => {
     for (let i = worker * 100; i < count; i += 800) {
       const batch = Array.from({ length: Math.min(100, count - i) }, (_, j) => ({
@@ -185,7 +185,7 @@ async function countEvents(url: string, key: string, event: string, distinctId?:
   return body.results?.length ?? 0
 }
 
-async function nothingToConsume(url: string, key: string): Promise<boolean> {
+export async function nothingToConsume(url: string, key: string): Promise<boolean> {
   const response = await fetch(`${url}/api/ingestion_status/`, {
     headers: { authorization: `Bearer ${key}` },
   })
@@ -193,7 +193,11 @@ async function nothingToConsume(url: string, key: string): Promise<boolean> {
   return (status.consumers ?? []).every((consumer) => consumer.lag === 0)
 }
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 200): Promise<void> {
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`)

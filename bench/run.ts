@@ -11,6 +11,7 @@ import { ingestAgainstBench } from './ingest-against.ts'
 import { productionBench } from './production.ts'
 import { projectorBench } from './projector.ts'
 import { startupAndLatencyBench } from './startup-latency.ts'
+import { steadyBench } from './steady.ts'
 
 const benches: Record<string, () => Promise<void>> = {
   startup: startupAndLatencyBench,
@@ -18,6 +19,7 @@ const benches: Record<string, () => Promise<void>> = {
   ingest: ingestBench,
   projector: projectorBench,
   production: productionBench,
+  steady: steadyBench,
   flags: flagsBench,
   console: consoleBench,
   apps: appsBench,
