@@ -417,7 +417,12 @@ async function handleBatch(
   if (gathering > 0 && isRunning() && !isStale()) {
     const partition = [{ topic: batch.topic, partitions: [batch.partition] }]
     consumer.pause(partition)
-    setTimeout(() => consumer.resume(partition), gathering).unref()
+    setTimeout(() => {
+      // a member stopped or replaced meanwhile has no group to resume in (kafkajs throws then)
+      try {
+        consumer.resume(partition)
+      } catch {}
+    }, gathering).unref()
   }
 }
 
