@@ -66,17 +66,7 @@ export async function productionBench(): Promise<void> {
       }, 600_000)
       process.stdout.write('measuring lag… ')
       const lags: number[] = []
-      for (let i = 0; i < 30; i++) {
-        const distinctId = `lag-${i}`
-        await fetch(`${server.url}/e/`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ api_key: token, event: 'lag', distinct_id: distinctId }),
-        })
-        const sent = performance.now()
-        await waitUntil(async () => (await countEvents(server.url, key, 'lag', distinctId)) > 0, 60_000, 5)
-        lags.push(performance.now() - sent)
-      }
+      for (let i = 0; i < 30; i++) lags.push(await timeToQueryable(server.url, token, key, `lag-${i}`, 5))
       console.log('done')
       rows.push([
         mode,
@@ -159,21 +149,43 @@ async function producePerformance(): Promise<void> {
 /** `count` events of 2 000 users in batches of 100, from 8 senders at once. */
 export async function sendEvents(url: string, token: string, event: string, count: number): Promise<void> {
   const senders = Array.from({ length: 8 }, async (_, worker) => {
-    for (let i = worker * 100; i < count; i += 800) {
-      const batch = Array.from({ length: Math.min(100, count - i) }, (_, j) => ({
-        event,
-        distinct_id: `user-${(i + j) % 2000}`,
-        properties: { n: i + j },
-      }))
-      const response = await fetch(`${url}/batch/`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ api_key: token, batch }),
-      })
-      if (response.status !== 200) throw new Error(`capture answered ${response.status}`)
-    }
+    for (let i = worker * 100; i < count; i += 800)
+      await sendBatch(url, token, event, i, Math.min(100, count - i))
   })
   await Promise.all(senders)
+}
+
+/** One `/batch/` request of `size` events numbered from `first`, spread over 2 000 users. */
+export async function sendBatch(url: string, token: string, event: string, first: number, size: number) {
+  const batch = Array.from({ length: size }, (_, j) => ({
+    event,
+    distinct_id: `user-${(first + j) % 2000}`,
+    properties: { n: first + j },
+  }))
+  const response = await fetch(`${url}/batch/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ api_key: token, batch }),
+  })
+  if (response.status !== 200) throw new Error(`capture answered ${response.status}`)
+}
+
+/** Milliseconds from capture's answer to a single event until the events API shows it. */
+export async function timeToQueryable(
+  url: string,
+  token: string,
+  key: string,
+  distinctId: string,
+  pollMs: number,
+): Promise<number> {
+  await fetch(`${url}/e/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ api_key: token, event: 'lag', distinct_id: distinctId }),
+  })
+  const answered = performance.now()
+  await waitUntil(async () => (await countEvents(url, key, 'lag', distinctId)) > 0, 60_000, pollMs)
+  return performance.now() - answered
 }
 
 async function countEvents(url: string, key: string, event: string, distinctId?: string): Promise<number> {

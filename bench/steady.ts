@@ -1,5 +1,5 @@
 import { startSluiceChild } from './child-server.ts'
-import { nothingToConsume, sendEvents, waitUntil } from './production.ts'
+import { nothingToConsume, sendBatch, sendEvents, timeToQueryable, waitUntil } from './production.ts'
 import { percentile, printTable } from './report.ts'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10)
@@ -31,7 +31,7 @@ export async function steadyBench(): Promise<void> {
       const lags = measureLags(server.url, token, key, started + seconds * 1000)
       const requests: Promise<void>[] = []
       for (let i = 0; i < rate * seconds; i += perRequest) {
-        requests.push(sendBatch(server.url, token, i))
+        requests.push(sendBatch(server.url, token, 'steady', i, perRequest))
         const due = started + ((i + perRequest) * 1000) / rate - performance.now()
         if (due > 0) await new Promise((resolve) => setTimeout(resolve, due))
       }
@@ -55,46 +55,12 @@ export async function steadyBench(): Promise<void> {
   }
 }
 
-async function sendBatch(url: string, token: string, first: number): Promise<void> {
-  const batch = Array.from({ length: perRequest }, (_, j) => ({
-    event: 'steady',
-    distinct_id: `user-${(first + j) % 2000}`,
-    properties: { n: first + j },
-  }))
-  const response = await fetch(`${url}/batch/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ api_key: token, batch }),
-  })
-  if (response.status !== 200) throw new Error(`capture answered ${response.status}`)
-}
-
 /** A single event every 0.7 s until `until`, each timed from capture's answer to the events API showing it. */
 async function measureLags(url: string, token: string, key: string, until: number): Promise<number[]> {
   const lags: number[] = []
   for (let n = 0; performance.now() < until - 1000; n++) {
     await new Promise((resolve) => setTimeout(resolve, 700))
-    const distinctId = `lag-${Date.now()}-${n}`
-    await fetch(`${url}/e/`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ api_key: token, event: 'lag', distinct_id: distinctId }),
-    })
-    const answered = performance.now()
-    await waitUntil(
-      async () => {
-        const response = await fetch(
-          `${url}/api/projects/1/events/?event=lag&distinct_id=${distinctId}&limit=1`,
-          {
-            headers: { authorization: `Bearer ${key}` },
-          },
-        )
-        return ((await response.json()) as { results?: unknown[] }).results?.length === 1
-      },
-      60_000,
-      10,
-    )
-    lags.push(performance.now() - answered)
+    lags.push(await timeToQueryable(url, token, key, `lag-${Date.now()}-${n}`, 10))
   }
   return lags
 }
