@@ -84,6 +84,8 @@ export interface Form {
 /** A form body (by its content type or by how it starts), or null when the body is the payload. */
 export function formOf(payload: Buffer, contentType: string | undefined): Form | null {
   const declared = (contentType ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded')
+  // nearly every request is JSON, which its first byte tells
+  if (!declared && (payload[0] === 0x7b || payload[0] === 0x5b)) return null
   const start = payload.subarray(0, 32).toString('latin1')
   // Undeclared, only the fields posthog-js puts first count; declared, any `field=` start does.
   const looksLikeForm =
@@ -161,7 +163,8 @@ function nonEmpty(value: string | null | undefined): string | null {
 }
 
 function normalisedPath(path: string): string {
-  const withoutQuery = path.split('?')[0] ?? path
+  const query = path.indexOf('?')
+  const withoutQuery = query === -1 ? path : path.slice(0, query)
   return withoutQuery.length > 1 && withoutQuery.endsWith('/') ? withoutQuery.slice(0, -1) : withoutQuery
 }
 
