@@ -11,6 +11,16 @@ describe('capture JSON parsing', () => {
     expect(() => parseCaptureJson(nested(1_000_000))).toThrow(CaptureError)
   })
 
+  it('counts objects and arrays alike, however wide each level is', () => {
+    const objects = (depth: number) => `${'{"a":1,"b":'.repeat(depth)}null${'}'.repeat(depth)}`
+    expect(() => parseCaptureJson(objects(maxJsonDepth))).not.toThrow()
+    expect(() => parseCaptureJson(objects(maxJsonDepth + 1))).toThrow(CaptureError)
+    const mixed = `[${'{"k":['.repeat(64)}${'[]'.repeat(3)}${']}'.repeat(64)}]`
+    expect(() => parseCaptureJson(mixed)).toThrow(CaptureError) // 1 + 128 + 1 levels
+    const wide = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ i, nested: [{ deep: [i] }] })))
+    expect(parseCaptureJson(wide)).toEqual(JSON.parse(wide))
+  })
+
   it('does not count brackets inside strings, escaped quotes included', () => {
     const text = JSON.stringify({ s: `\\"${'['.repeat(500)}`, t: '{'.repeat(500) })
     expect(parseCaptureJson(text)).toEqual(JSON.parse(text))
