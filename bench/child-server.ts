@@ -65,7 +65,7 @@ export function sluiceStartArgs(dataDir: string, extraArgs: string[] = []): stri
   return [
     ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
     '--max-semi-space-size=64',
-    'bin/sluice.js',
+    'bin/sluice.cjs',
     'start',
     '--data-dir',
     dataDir,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 
-const bin = new URL('../../bin/sluice.js', import.meta.url).pathname
+const bin = new URL('../../bin/sluice.cjs', import.meta.url).pathname
 const run = promisify(execFile)
 
 export interface Credentials {
