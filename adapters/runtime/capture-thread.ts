@@ -126,9 +126,11 @@ function giveWayToCapture(priority: MainThreadPriority): void {
   // at normal priority they kept capture's thread queued a fifth of the time (docs/benchmarks.md).
   // Capture's own collections go on without them: a thread does its own heap's work when no
   // helper runs.
-  const threads = [process.pid, ...startupThreads()]
-  if (priority === 'idle' && availableParallelism() > 1 && idleSchedulingTaken(threads)) return
-  for (const thread of threads) {
+  if (priority === 'idle' && availableParallelism() > 1 && idleSchedulingTaken(process.pid)) {
+    for (const thread of startupThreads()) idleSchedulingTaken(thread)
+    return
+  }
+  for (const thread of [process.pid, ...startupThreads()]) {
     try {
       setPriority(thread, Math.min(19, getPriority(thread) + backgroundNiceness))
     } catch {
@@ -137,11 +139,10 @@ function giveWayToCapture(priority: MainThreadPriority): void {
   }
 }
 
-/** Puts the threads (the main one's id is the process id) under SCHED_IDLE; false where it cannot. */
-function idleSchedulingTaken(threads: readonly number[]): boolean {
+/** Puts a thread (the main one's id is the process id) under SCHED_IDLE; false where it cannot. */
+function idleSchedulingTaken(thread: number): boolean {
   try {
-    for (const thread of threads)
-      execFileSync('chrt', ['--idle', '--pid', '0', String(thread)], { stdio: 'ignore', timeout: 5000 })
+    execFileSync('chrt', ['--idle', '--pid', '0', String(thread)], { stdio: 'ignore', timeout: 5000 })
     return true
   } catch {
     return false
