@@ -52,7 +52,8 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
       ? { field: 'sent_at', value: decoded.sentAt, reason: 'sent_at is not an RFC 3339 time' }
       : null
   const commands = decoded.events.map((event) => {
-    const { name, properties, distinctId, uuid } = checkedEvent(event, ctx)
+    const { name, properties, distinctId, uuid: sent } = checkedEvent(event)
+    const uuid = sent ?? ctx.newUuid()
     const ignoreSentAt = properties.$ignore_sent_at === true
     const timestampWarnings: TimestampWarning[] = unreadableSentAt && !ignoreSentAt ? [unreadableSentAt] : []
     const eventTime = correctedEventTime(
@@ -87,18 +88,15 @@ export function buildCaptureCommands(decoded: DecodedCapture, ctx: CaptureContex
 /**
  * Capture's checks of every event, without building anything: what refuses the request is found
  * while the client waits (the SDK drops a request on a 4xx, so it must be about the request
- * itself), and the rest is left for later. Returns the uuid minted for each event sent without
- * one (null for those that brought theirs), in the order buildCaptureCommands mints them.
+ * itself), and the rest is left for later. Returns, for each event, whether it came without a
+ * uuid — buildCaptureCommands mints one for each of those, in this order.
  */
-export function checkCaptureEvents(decoded: DecodedCapture, ctx: CaptureContext): (string | null)[] {
-  return decoded.events.map((event) => {
-    const { uuid, minted } = checkedEvent(event, ctx)
-    return minted ? uuid : null
-  })
+export function checkCaptureEvents(decoded: DecodedCapture): boolean[] {
+  return decoded.events.map((event) => checkedEvent(event).uuid === null)
 }
 
-/** An event's name, properties, cleaned distinct id and uuid (minted when absent), or the refusal. */
-function checkedEvent(event: RawEvent, ctx: CaptureContext) {
+/** An event's name, properties, cleaned distinct id and uuid (null when absent), or the refusal. */
+function checkedEvent(event: RawEvent) {
   const name = event.event
   if (typeof name !== 'string' || name === '')
     throw new CaptureError('missing_event_name', 'An event was submitted without an event name.')
@@ -108,7 +106,7 @@ function checkedEvent(event: RawEvent, ctx: CaptureContext) {
   const distinctId = cleanDistinctId(event.distinct_id ?? event.$distinct_id ?? properties.distinct_id)
   if (distinctId === null)
     throw new CaptureError('missing_distinct_id', 'An event was submitted without a distinct_id.')
-  return { name, properties, distinctId, ...uuidOf(event, ctx) }
+  return { name, properties, distinctId, uuid: sentUuid(event) }
 }
 
 /** The raw event re-serialised: the fields PostHog's capture keeps, other top-level keys dropped. */
@@ -176,10 +174,11 @@ function propertiesToken(event: RawEvent): string | null {
   return typeof token === 'string' ? token : null
 }
 
-function uuidOf(event: RawEvent, ctx: CaptureContext): { uuid: string; minted: boolean } {
+/** The uuid the event was sent with, null when it came without one; a malformed one refuses it. */
+function sentUuid(event: RawEvent): string | null {
   const parsed = eventUuid(event.uuid)
-  if (parsed.kind === 'absent') return { uuid: ctx.newUuid(), minted: true }
-  if (parsed.kind === 'valid') return { uuid: parsed.uuid, minted: false }
+  if (parsed.kind === 'absent') return null
+  if (parsed.kind === 'valid') return parsed.uuid
   throw new CaptureError(
     'invalid_uuid',
     `The event uuid ${JSON.stringify(event.uuid).slice(0, 60)} is not a UUID.`,
