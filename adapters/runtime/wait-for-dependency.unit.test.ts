@@ -72,6 +72,11 @@ describe('waiting for a server that is away', () => {
     // tries at 0, 1, 3 and — the last pause cut to what is left — 5 s
     expect(tries).toBe(4)
     expect(h.now()).toBe(5000)
+    expect(h.lines.map((l) => l.message.replace(/.*\((.*)\)…$/, '$1'))).toEqual([
+      'connection refused; 1st try, next in 1 s',
+      'connection refused; 2nd try, next in 2 s',
+      'connection refused; 3rd try, next in 2 s',
+    ])
   })
 
   it('tries once when told not to wait, and logs nothing', async () => {
