@@ -123,7 +123,7 @@ const backgroundNiceness = 10
 function giveWayToCapture(priority: MainThreadPriority): void {
   if (process.platform !== 'linux') return
   // V8's platform workers collect and compile for the main thread's heap, which the backlog fills;
-  // at normal priority they were among the threads capture's waited behind for a core, 17–32 % of
+  // at normal priority they were among the threads capture waited behind for a core, 17–32 % of
   // the time (docs/benchmarks.md).
   // Capture's own collections go on without them: a thread does its own heap's work when no
   // helper runs.
