@@ -117,18 +117,34 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
 
   moveLegacyBatches(root, batchesOf)
 
-  /** The offset after the last record on disk. */
-  const endOnDisk = (topic: string, partition: number): number => {
-    for (const { key, value } of batchesOf(topic).getRange({
-      start: [partition, lastOffset],
-      end: [partition, -1],
-      reverse: true,
-      limit: 1,
-    })) {
-      return key[1] + value.records.length
+  /**
+   * Reads a topic and lets its snapshot go at once. A read snapshot keeps every page the topic's
+   * writer frees after it from being reused, and lmdb-js holds one until the thread's next timer
+   * phase, which a busy main thread (SCHED_IDLE under load) reaches late: LMDB's free list then grew
+   * until the integrity check lmdb-js runs on it at every commit took 40 % of capture's commits
+   * (perf, `sluice start` under 50-event batches).
+   */
+  const fromSnapshot = <T>(topic: string, read: (batches: RootDatabase<StoredBatch, BatchKey>) => T): T => {
+    const batches = batchesOf(topic)
+    try {
+      return read(batches)
+    } finally {
+      batches.resetReadTxn()
     }
-    return 0
   }
+  /** The offset after the last record on disk. */
+  const endOnDisk = (topic: string, partition: number): number =>
+    fromSnapshot(topic, (batches) => {
+      for (const { key, value } of batches.getRange({
+        start: [partition, lastOffset],
+        end: [partition, -1],
+        reverse: true,
+        limit: 1,
+      })) {
+        return key[1] + value.records.length
+      }
+      return 0
+    })
   /** The next offset to append at: this thread is the topic's one writer, so it is kept in memory. */
   const nextOffset = (topic: string, partition: number): number => {
     const id = `${topic}\u0000${partition}`
@@ -170,42 +186,8 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
       )
   }
 
-  const readRange = (
-    topic: string,
-    partition: number,
-    fromOffset: number,
-    maxMessages: number,
-  ): LogMessage[] => {
-    const result: LogMessage[] = []
-    const batches = batchesOf(topic)
-    // the batch holding fromOffset starts at or before it
-    let start = fromOffset
-    for (const key of batches.getKeys({
-      start: [partition, fromOffset],
-      end: [partition, -1],
-      reverse: true,
-      limit: 1,
-    })) {
-      start = key[1]
-    }
-    for (const { key, value } of batches.getRange({
-      start: [partition, start],
-      end: [partition, lastOffset],
-    })) {
-      const baseOffset = key[1]
-      for (let i = Math.max(0, fromOffset - baseOffset); i < value.records.length; i++) {
-        result.push({
-          topic,
-          partition,
-          offset: baseOffset + i,
-          timestamp: value.timestamp,
-          ...value.records[i]!,
-        })
-        if (result.length >= maxMessages) return result
-      }
-    }
-    return result
-  }
+  const readRange = (topic: string, partition: number, fromOffset: number, maxMessages: number) =>
+    fromSnapshot(topic, (batches) => readBatches(batches, topic, partition, fromOffset, maxMessages))
 
   return {
     async ensureTopics(specs) {
@@ -331,6 +313,43 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
       await root.close()
     },
   }
+}
+
+function readBatches(
+  batches: RootDatabase<StoredBatch, BatchKey>,
+  topic: string,
+  partition: number,
+  fromOffset: number,
+  maxMessages: number,
+): LogMessage[] {
+  const result: LogMessage[] = []
+  // the batch holding fromOffset starts at or before it
+  let start = fromOffset
+  for (const key of batches.getKeys({
+    start: [partition, fromOffset],
+    end: [partition, -1],
+    reverse: true,
+    limit: 1,
+  })) {
+    start = key[1]
+  }
+  for (const { key, value } of batches.getRange({
+    start: [partition, start],
+    end: [partition, lastOffset],
+  })) {
+    const baseOffset = key[1]
+    for (let i = Math.max(0, fromOffset - baseOffset); i < value.records.length; i++) {
+      result.push({
+        topic,
+        partition,
+        offset: baseOffset + i,
+        timestamp: value.timestamp,
+        ...value.records[i]!,
+      })
+      if (result.length >= maxMessages) return result
+    }
+  }
+  return result
 }
 
 /**
