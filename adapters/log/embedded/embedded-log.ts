@@ -121,8 +121,8 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
    * Reads a topic and lets its snapshot go at once. A read snapshot keeps every page the topic's
    * writer frees after it from being reused, and lmdb-js holds one until the thread's next timer
    * phase, which a busy main thread (SCHED_IDLE under load) reaches late: LMDB's free list then grew
-   * until the integrity check lmdb-js runs on it at every commit took 40 % of capture's commits
-   * (perf, `sluice start` under 50-event batches).
+   * until the integrity check lmdb-js runs on it at every commit took near half of libuv's pool,
+   * where every topic's commits run (perf, `sluice start` under 50-event batches).
    */
   const fromSnapshot = <T>(topic: string, read: (batches: RootDatabase<StoredBatch, BatchKey>) => T): T => {
     const batches = batchesOf(topic)
