@@ -187,7 +187,36 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
   }
 
   const readRange = (topic: string, partition: number, fromOffset: number, maxMessages: number) =>
-    fromSnapshot(topic, (batches) => readBatches(batches, topic, partition, fromOffset, maxMessages))
+    fromSnapshot(topic, (batches): LogMessage[] => {
+      const result: LogMessage[] = []
+      // the batch holding fromOffset starts at or before it
+      let start = fromOffset
+      for (const key of batches.getKeys({
+        start: [partition, fromOffset],
+        end: [partition, -1],
+        reverse: true,
+        limit: 1,
+      })) {
+        start = key[1]
+      }
+      for (const { key, value } of batches.getRange({
+        start: [partition, start],
+        end: [partition, lastOffset],
+      })) {
+        const baseOffset = key[1]
+        for (let i = Math.max(0, fromOffset - baseOffset); i < value.records.length; i++) {
+          result.push({
+            topic,
+            partition,
+            offset: baseOffset + i,
+            timestamp: value.timestamp,
+            ...value.records[i]!,
+          })
+          if (result.length >= maxMessages) return result
+        }
+      }
+      return result
+    })
 
   return {
     async ensureTopics(specs) {
@@ -313,43 +342,6 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
       await root.close()
     },
   }
-}
-
-function readBatches(
-  batches: RootDatabase<StoredBatch, BatchKey>,
-  topic: string,
-  partition: number,
-  fromOffset: number,
-  maxMessages: number,
-): LogMessage[] {
-  const result: LogMessage[] = []
-  // the batch holding fromOffset starts at or before it
-  let start = fromOffset
-  for (const key of batches.getKeys({
-    start: [partition, fromOffset],
-    end: [partition, -1],
-    reverse: true,
-    limit: 1,
-  })) {
-    start = key[1]
-  }
-  for (const { key, value } of batches.getRange({
-    start: [partition, start],
-    end: [partition, lastOffset],
-  })) {
-    const baseOffset = key[1]
-    for (let i = Math.max(0, fromOffset - baseOffset); i < value.records.length; i++) {
-      result.push({
-        topic,
-        partition,
-        offset: baseOffset + i,
-        timestamp: value.timestamp,
-        ...value.records[i]!,
-      })
-      if (result.length >= maxMessages) return result
-    }
-  }
-  return result
 }
 
 /**
