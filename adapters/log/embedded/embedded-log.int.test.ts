@@ -95,6 +95,7 @@ describe('a read', () => {
       expect((await log.read('requests', 0, 0, 10)).map((m) => m.value)).toEqual(['one'])
       expect(await log.endOffsets('requests')).toEqual(new Map([[0, 1]]))
       expect(snapshotsHeld()).toBe(0)
+      await topic.close()
     } finally {
       await log.close()
       rmSync(path, { recursive: true, force: true })
