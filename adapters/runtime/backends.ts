@@ -33,7 +33,13 @@ export async function openLog(
   topicsWrittenElsewhere: readonly string[] = [],
 ): Promise<Log> {
   if (config.kafkaBrokers === null)
-    return createEmbeddedLog({ path: embeddedPaths(config.dataDir).log, logger, topicsWrittenElsewhere })
+    return createEmbeddedLog({
+      path: embeddedPaths(config.dataDir).log,
+      logger,
+      topicsWrittenElsewhere,
+      // capture's commits: one write and one flush in place each (segment-topic.ts)
+      segmentTopics: [Topics.captureRequests],
+    })
   return createKafkaLog({
     brokers: config.kafkaBrokers,
     clientId: 'sluice',

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'lmdb'
@@ -6,20 +6,83 @@ import { describe, expect, it } from 'vitest'
 import { logContract } from '../../../tests/contracts/log.contract.ts'
 import { createEmbeddedLog } from './embedded-log.ts'
 
-logContract('embedded LMDB log', async () => {
-  const path = mkdtempSync(join(tmpdir(), 'sluice-log-'))
-  const fixture = {
-    log: createEmbeddedLog({ path }),
-    reopen: async () => {
-      await fixture.log.close()
-      return createEmbeddedLog({ path })
-    },
-    close: async () => {
-      await fixture.log.close()
+for (const [name, segmentTopics] of [
+  ['embedded log, topics in LMDB', []],
+  ['embedded log, topics in segment files', 'all'],
+] as const) {
+  logContract(name, async () => {
+    const path = mkdtempSync(join(tmpdir(), 'sluice-log-'))
+    const fixture = {
+      log: createEmbeddedLog({ path, segmentTopics }),
+      reopen: async () => {
+        await fixture.log.close()
+        return createEmbeddedLog({ path, segmentTopics })
+      },
+      close: async () => {
+        await fixture.log.close()
+        rmSync(path, { recursive: true, force: true })
+      },
+    }
+    return fixture
+  })
+}
+
+describe('a topic kept in LMDB by a release before segment files', () => {
+  it('moves to segment files at the same offsets, and appends go on after them', async () => {
+    const path = mkdtempSync(join(tmpdir(), 'sluice-log-to-segments-'))
+    try {
+      const before = createEmbeddedLog({ path })
+      await before.ensureTopics([{ name: 'requests', partitions: 2, retention: 'default' }])
+      await before.append('requests', [
+        { key: 'a', value: 'one', headers: { h: '1' } },
+        { key: 'a', value: 'two' },
+      ])
+      await before.append('requests', [{ key: null, value: 'three' }])
+      const was = await Promise.all([0, 1].map((p) => before.read('requests', p, 0, 10)))
+      await before.commitOffsets('g', 'requests', new Map([[0, 1]]))
+      await before.close()
+
+      const after = createEmbeddedLog({ path, segmentTopics: ['requests'] })
+      await after.ensureTopics([{ name: 'requests', partitions: 2, retention: 'default' }])
+      expect(await Promise.all([0, 1].map((p) => after.read('requests', p, 0, 10)))).toEqual(was)
+      expect(await after.committedOffsets('g', 'requests')).toEqual(new Map([[0, 1]]))
+      expect(existsSync(join(path, 'topics', 'requests'))).toBe(false)
+      const keyed = was.findIndex((messages) => messages[0]?.value === 'one')
+      const end = was[keyed]!.length
+      await after.append('requests', [{ key: 'a', value: 'four' }])
+      expect((await after.read('requests', keyed, end, 10)).map((m) => [m.offset, m.value])).toEqual([
+        [end, 'four'],
+      ])
+      await after.close()
+      // opened as before, without the option: the topic's storage is what its record says
+      const again = createEmbeddedLog({ path })
+      expect((await again.read('requests', keyed, end, 10)).map((m) => m.value)).toEqual(['four'])
+      await again.close()
+    } finally {
       rmSync(path, { recursive: true, force: true })
-    },
-  }
-  return fixture
+    }
+  })
+})
+
+describe('a topic in segment files', () => {
+  it('is read by another log on the same data dir (another thread) as soon as it is appended', async () => {
+    const path = mkdtempSync(join(tmpdir(), 'sluice-log-segments-'))
+    const writer = createEmbeddedLog({ path, segmentTopics: 'all' })
+    const reader = createEmbeddedLog({ path })
+    try {
+      await writer.ensureTopics([{ name: 'requests', partitions: 1, retention: 'default' }])
+      expect(await reader.endOffsets('requests')).toEqual(new Map([[0, 0]]))
+      for (let i = 0; i < 5; i++) {
+        await writer.append('requests', [{ key: 'k', value: `v${i}` }])
+        expect((await reader.read('requests', 0, i, 10)).map((m) => m.value)).toEqual([`v${i}`])
+      }
+      expect(await reader.endOffsets('requests')).toEqual(new Map([[0, 5]]))
+    } finally {
+      await writer.close()
+      await reader.close()
+      rmSync(path, { recursive: true, force: true })
+    }
+  })
 })
 
 describe('a data dir written before each topic had an environment of its own', () => {

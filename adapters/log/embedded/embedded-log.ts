@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { statfsSync } from 'node:fs'
+import { existsSync, rmSync, statfsSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Database, open, type RootDatabase } from 'lmdb'
@@ -14,20 +14,16 @@ import type {
 import { gatheringMs, LogUnavailableError } from '../../../ports/log.ts'
 import type { Logger } from '../../../ports/logger.ts'
 import { partitionForKey } from '../murmur2.ts'
+import { durable, lmdbTopic, openTopicBatches, type StoredBatch, type TopicBatches } from './lmdb-topic.ts'
+import { segmentTopic } from './segment-topic.ts'
+import type { TopicStorage } from './topic-storage.ts'
 
-/** Where a record batch starts: like Kafka, the records of one append to a partition are stored together. */
-type BatchKey = [partition: number, baseOffset: number]
 /** The key of a batch in the root environment, where releases before 2026-12-02 kept every topic's. */
 type LegacyBatchKey = [topic: string, partition: number, baseOffset: number]
 type OffsetKey = [group: string, topic: string, partition: number]
-interface StoredRecord {
-  key: string | null
-  value: string
-  headers?: Record<string, string>
-}
-interface StoredBatch {
-  timestamp: number
-  records: StoredRecord[]
+/** A topic as the root environment keeps it: how its records are stored is decided once, when it is made. */
+interface StoredTopic extends TopicSpec {
+  storage?: 'segments'
 }
 
 export interface EmbeddedLogOptions {
@@ -40,6 +36,11 @@ export interface EmbeddedLogOptions {
    * Offsets are assigned in memory, so each topic has one writer: appending to these here throws.
    */
   topicsWrittenElsewhere?: readonly string[]
+  /**
+   * Topics kept in segment files (segment-topic.ts) instead of an LMDB environment: those made from
+   * now on, and those made before, whose records are moved over by `ensureTopics`.
+   */
+  segmentTopics?: readonly string[] | 'all'
 }
 
 export function isEmbeddedLog(log: Log): log is EmbeddedLog {
@@ -54,7 +55,6 @@ export interface EmbeddedLog extends Log {
   onAppend(listener: (topic: string, partition: number) => void): void
 }
 
-const lastOffset = Number.MAX_SAFE_INTEGER
 const mib = 1024 * 1024
 /** Room on the data dir's disk the log never writes into (see ensureRoom). */
 const reservedBytes = 64 * mib
@@ -77,23 +77,33 @@ const roomRecheckBytes = 4 * mib
 export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
   const root: RootDatabase = open({ path: options.path, compression: false })
   const offsets: Database<number, OffsetKey> = root.openDB({ name: 'consumer_offsets' })
-  const topics: Database<TopicSpec, string> = root.openDB({ name: 'topics' })
-  const environments = new Map<string, RootDatabase<StoredBatch, BatchKey>>()
-  const batchesOf = (topic: string): RootDatabase<StoredBatch, BatchKey> => {
+  const topics: Database<StoredTopic, string> = root.openDB({ name: 'topics' })
+  const environmentPath = (topic: string) => join(options.path, 'topics', topic)
+  const segmentsPath = (topic: string) => join(options.path, 'segments', topic)
+  const environments = new Map<string, TopicBatches>()
+  const batchesOf = (topic: string): TopicBatches => {
     let environment = environments.get(topic)
     if (environment === undefined) {
-      partitionsOf(topic) // a topic that does not exist gets no directory
-      environment = open<StoredBatch, BatchKey>({
-        path: join(options.path, 'topics', topic),
-        compression: false,
-        // each put's own transaction's sync (see append), not whatever the env committed since
-        separateFlushed: true,
-      })
+      environment = openTopicBatches(environmentPath(topic))
       environments.set(topic, environment)
     }
     return environment
   }
-  const nextOffsets = new Map<string, number>()
+  const storages = new Map<string, TopicStorage>()
+  const storageOf = (topic: string): TopicStorage => {
+    let storage = storages.get(topic)
+    if (storage === undefined) {
+      const spec = specOf(topic) // a topic that does not exist gets no directory
+      storage =
+        spec.storage === 'segments'
+          ? segmentTopic({ dir: segmentsPath(topic), topic, partitions: spec.partitions })
+          : lmdbTopic(topic, batchesOf(topic))
+      storages.set(topic, storage)
+    }
+    return storage
+  }
+  const inSegments = (topic: string) =>
+    options.segmentTopics === 'all' || (options.segmentTopics ?? []).includes(topic)
   const writtenElsewhere = new Set(options.topicsWrittenElsewhere ?? [])
   const appended = new EventEmitter().setMaxListeners(0)
   const appendListeners: ((topic: string, partition: number) => void)[] = []
@@ -102,58 +112,66 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
   let roundRobin = 0
   let closed = false
 
-  // A topic's partition count never changes once created, so it is read from disk once.
-  const partitionCounts = new Map<string, number>()
-  const partitionsOf = (topic: string): number => {
-    let partitions = partitionCounts.get(topic)
-    if (partitions === undefined) {
-      const spec = topics.get(topic)
+  // A topic's partition count and storage never change once it is made, so it is read from disk once.
+  const madeTopics = new Map<string, StoredTopic>()
+  const specOf = (topic: string): StoredTopic => {
+    let spec = madeTopics.get(topic)
+    if (spec === undefined) {
+      spec = topics.get(topic)
       if (spec === undefined) throw new LogUnavailableError(`topic ${topic} does not exist`, { topic })
-      partitions = spec.partitions
-      partitionCounts.set(topic, partitions)
+      madeTopics.set(topic, spec)
     }
-    return partitions
+    return spec
   }
+  const partitionsOf = (topic: string): number => specOf(topic).partitions
 
   moveLegacyBatches(root, batchesOf)
 
   /**
-   * Reads a topic and lets its snapshot go at once. A read snapshot keeps every page the topic's
-   * writer frees after it from being reused, and lmdb-js holds one until the thread's next timer
-   * phase, which a busy main thread (SCHED_IDLE under load) reaches late: LMDB's free list then grew
-   * until the integrity check lmdb-js runs on it at every commit took near half of libuv's pool,
-   * where every topic's commits run (perf, `sluice start` under 50-event batches).
+   * Moves a topic's records from its LMDB environment to segment files, at the same offsets. The
+   * topic's record in the root says where they are; it changes only once every record is in the
+   * segments, so a move cut short by a crash starts over at the next open.
    */
-  const fromSnapshot = <T>(topic: string, read: (batches: RootDatabase<StoredBatch, BatchKey>) => T): T => {
-    const batches = batchesOf(topic)
+  const moveToSegments = async (spec: StoredTopic) => {
+    const topic = spec.name
+    rmSync(segmentsPath(topic), { recursive: true, force: true })
+    const from = batchesOf(topic)
+    const to = segmentTopic({ dir: segmentsPath(topic), topic, partitions: spec.partitions })
     try {
-      return read(batches)
-    } finally {
-      batches.resetReadTxn()
-    }
-  }
-  /** The offset after the last record on disk. */
-  const endOnDisk = (topic: string, partition: number): number =>
-    fromSnapshot(topic, (batches) => {
-      for (const { key, value } of batches.getRange({
-        start: [partition, lastOffset],
-        end: [partition, -1],
-        reverse: true,
-        limit: 1,
-      })) {
-        return key[1] + value.records.length
+      for (let partition = 0; partition < spec.partitions; partition++) {
+        let appends: Promise<void>[] = []
+        let expected = 0
+        for (const { key, value } of from.getRange({
+          start: [partition, 0],
+          end: [partition, Number.MAX_SAFE_INTEGER],
+        })) {
+          if (key[1] !== expected)
+            throw new Error(
+              `${topic} partition ${partition}: a batch at offset ${key[1]}, where ${expected} was next`,
+            )
+          expected += value.records.length
+          // appended together, they share commits (segment-topic's group commit)
+          appends.push(to.append(new Map([[partition, value.records]]), value.timestamp))
+          if (appends.length >= 1000) {
+            await Promise.all(appends)
+            appends = []
+          }
+        }
+        await Promise.all(appends)
       }
-      return 0
-    })
-  /** The next offset to append at: this thread is the topic's one writer, so it is kept in memory. */
-  const nextOffset = (topic: string, partition: number): number => {
-    const id = `${topic}\u0000${partition}`
-    let next = nextOffsets.get(id)
-    if (next === undefined) {
-      next = endOnDisk(topic, partition)
-      nextOffsets.set(id, next)
+    } finally {
+      from.resetReadTxn()
+      await to.close()
     }
-    return next
+    ensureRoom(topic)
+    await durable([topics.put(topic, { ...spec, storage: 'segments' })])
+    await root.flushed
+    await dropEnvironment(topic)
+  }
+  const dropEnvironment = async (topic: string) => {
+    await environments.get(topic)?.close()
+    environments.delete(topic)
+    rmSync(environmentPath(topic), { recursive: true, force: true })
   }
 
   const room = { free: 0, measuredAt: Number.NEGATIVE_INFINITY, unaccounted: 0 }
@@ -186,44 +204,24 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
       )
   }
 
-  const readRange = (topic: string, partition: number, fromOffset: number, maxMessages: number) =>
-    fromSnapshot(topic, (batches): LogMessage[] => {
-      const result: LogMessage[] = []
-      // the batch holding fromOffset starts at or before it
-      let start = fromOffset
-      for (const key of batches.getKeys({
-        start: [partition, fromOffset],
-        end: [partition, -1],
-        reverse: true,
-        limit: 1,
-      })) {
-        start = key[1]
-      }
-      for (const { key, value } of batches.getRange({
-        start: [partition, start],
-        end: [partition, lastOffset],
-      })) {
-        const baseOffset = key[1]
-        for (let i = Math.max(0, fromOffset - baseOffset); i < value.records.length; i++) {
-          result.push({
-            topic,
-            partition,
-            offset: baseOffset + i,
-            timestamp: value.timestamp,
-            ...value.records[i]!,
-          })
-          if (result.length >= maxMessages) return result
-        }
-      }
-      return result
-    })
-
   return {
     async ensureTopics(specs) {
       for (const spec of specs) {
-        if (topics.get(spec.name) !== undefined) continue
-        ensureRoom(spec.name)
-        await durable([topics.put(spec.name, spec)])
+        const made = topics.get(spec.name)
+        if (made === undefined) {
+          ensureRoom(spec.name)
+          await durable([
+            topics.put(spec.name, inSegments(spec.name) ? { ...spec, storage: 'segments' } : spec),
+          ])
+        } else if (made.storage !== 'segments' && inSegments(spec.name)) {
+          await storages.get(spec.name)?.close()
+          storages.delete(spec.name)
+          await moveToSegments(made)
+          madeTopics.delete(spec.name)
+        } else if (made.storage === 'segments' && existsSync(environmentPath(spec.name))) {
+          // left by a move cut short once its records were in the segments
+          await dropEnvironment(spec.name)
+        }
       }
       await root.flushed
     },
@@ -236,36 +234,22 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
       for (const record of records) bytes += record.value.length
       ensureRoom(topic, 3 * bytes)
       const partitions = partitionsOf(topic)
-      const byPartition = new Map<number, StoredRecord[]>()
+      const byPartition = new Map<number, LogRecord[]>()
       for (const record of records) {
         const partition =
           record.key === null ? roundRobin++ % partitions : partitionForKey(record.key, partitions)
-        const stored: StoredRecord = { key: record.key, value: record.value }
+        const stored: LogRecord = { key: record.key, value: record.value }
         if (record.headers) stored.headers = record.headers
         const list = byPartition.get(partition)
         if (list) list.push(stored)
         else byPartition.set(partition, [stored])
       }
-      const timestamp = Date.now()
-      const batches = batchesOf(topic)
-      const writes: FlushedWrite[] = []
-      const touched = [...byPartition.keys()]
-      for (const [partition, list] of byPartition) {
-        const baseOffset = nextOffset(topic, partition)
-        nextOffsets.set(`${topic}\u0000${partition}`, baseOffset + list.length)
-        writes.push(batches.put([partition, baseOffset], { timestamp, records: list }))
-      }
       try {
-        await durable(writes)
-        // The sync of the transaction holding these records: the env's `flushed` would also wait
-        // for transactions begun since, which under load adds a commit to every append.
-        await Promise.all(writes.map((write) => write.flushed))
+        await storageOf(topic).append(byPartition, Date.now())
       } catch (error) {
-        // A failed commit leaves offsets in memory that never reached disk: recount from disk.
-        nextOffsets.clear()
         throw new LogUnavailableError(`appending to ${topic} failed`, { topic, cause: error })
       }
-      for (const partition of touched) {
+      for (const partition of byPartition.keys()) {
         appended.emit(`${topic}\u0000${partition}`)
         for (const listener of appendListeners) listener(topic, partition)
       }
@@ -282,7 +266,8 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
     subscribe(subscribeOptions) {
       const subscription = runSubscription(subscribeOptions, {
         partitionsOf,
-        readRange,
+        readRange: (topic, partition, fromOffset, maxMessages) =>
+          storageOf(topic).read(partition, fromOffset, maxMessages),
         committed: (group, topic, partition) => offsets.get([group, topic, partition]),
         async commit(group, topic, partition, next) {
           ensureRoom(topic)
@@ -311,7 +296,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
     async endOffsets(topic) {
       const result = new Map<number, number>()
       for (let partition = 0; partition < partitionsOf(topic); partition++)
-        result.set(partition, endOnDisk(topic, partition))
+        result.set(partition, storageOf(topic).end(partition))
       return result
     },
 
@@ -331,13 +316,14 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
     },
 
     async read(topic, partition, fromOffset, maxMessages) {
-      return readRange(topic, partition, fromOffset, maxMessages)
+      return storageOf(topic).read(partition, fromOffset, maxMessages)
     },
 
     async close() {
       if (closed) return
       closed = true
       await Promise.all([...subscriptions].map((s) => s.stop()))
+      await Promise.all([...storages.values()].map((storage) => storage.close()))
       await Promise.all([...environments.values()].map((environment) => environment.close()))
       await root.close()
     },
@@ -350,10 +336,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
  * move cut short by a crash is taken up again at the next open (copying a batch twice writes the
  * same key and value).
  */
-function moveLegacyBatches(
-  root: RootDatabase,
-  batchesOf: (topic: string) => RootDatabase<StoredBatch, BatchKey>,
-): void {
+function moveLegacyBatches(root: RootDatabase, batchesOf: (topic: string) => TopicBatches): void {
   const legacy: Database<StoredBatch, LegacyBatchKey> = root.openDB({ name: 'record_batches' })
   for (;;) {
     const chunk = [...legacy.getRange({ limit: 1000 })]
@@ -368,27 +351,6 @@ function moveLegacyBatches(
       for (const { key } of chunk) legacy.removeSync(key)
     })
   }
-}
-
-/** A put into an env opened with `separateFlushed`: `flushed` settles once its transaction is synced. */
-type FlushedWrite = Promise<boolean> & { flushed?: Promise<boolean> }
-
-/**
- * Waits for every write of a transaction, and fails with the reason LMDB gives when its commit
- * failed (a full disk, an I/O error). LMDB rejects each write of a failed commit and keeps the
- * reason in a promise of its own: every one of them is handled here, so a failed commit is an
- * error for the caller to handle — never an unhandled rejection that takes the process down.
- */
-async function durable(writes: readonly Promise<boolean>[]): Promise<void> {
-  const settled = await Promise.allSettled(writes)
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
-  if (failed === undefined) return
-  const commitError = (failed.reason as { commitError?: Promise<never> } | null)?.commitError
-  for (const s of settled)
-    if (s.status === 'rejected')
-      (s.reason as { commitError?: Promise<never> } | null)?.commitError?.catch(() => {})
-  const reason = commitError ? await commitError.catch((error: unknown) => error) : failed.reason
-  throw reason
 }
 
 interface SubscriptionBackend {
