@@ -134,6 +134,8 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
    */
   const moveToSegments = async (spec: StoredTopic) => {
     const topic = spec.name
+    const started = performance.now()
+    let moved = 0
     rmSync(segmentsPath(topic), { recursive: true, force: true })
     const from = batchesOf(topic)
     const to = segmentTopic({ dir: segmentsPath(topic), topic, partitions: spec.partitions })
@@ -150,6 +152,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
               `${topic} partition ${partition}: a batch at offset ${key[1]}, where ${expected} was next`,
             )
           expected += value.records.length
+          moved += value.records.length
           // appended together, they share commits (segment-topic's group commit)
           appends.push(to.append(new Map([[partition, value.records]]), value.timestamp))
           if (appends.length >= 1000) {
@@ -167,6 +170,10 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
     await durable([topics.put(topic, { ...spec, storage: 'segments' })])
     await root.flushed
     await dropEnvironment(topic)
+    options.logger?.info(
+      { topic, records: moved, ms: Math.round(performance.now() - started) },
+      'the topic moved from LMDB to segment files',
+    )
   }
   const dropEnvironment = async (topic: string) => {
     await environments.get(topic)?.close()
