@@ -117,6 +117,8 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
   const specOf = (topic: string): StoredTopic => {
     let spec = madeTopics.get(topic)
     if (spec === undefined) {
+      // a snapshot lmdb-js still holds may predate the topic, made by another thread
+      root.resetReadTxn()
       spec = topics.get(topic)
       if (spec === undefined) throw new LogUnavailableError(`topic ${topic} does not exist`, { topic })
       madeTopics.set(topic, spec)

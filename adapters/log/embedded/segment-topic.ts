@@ -28,7 +28,7 @@ interface TimedRecord {
  * commit (pages, then the meta page, each synced, the file growing) makes two of, and that waits
  * behind every other file's journal commit.
  *
- * The format (docs/architecture.md, "Segment files"), little-endian:
+ * The format (docs/architecture.md, "The command log's format"), little-endian:
  * - a segment's header, 32 bytes: `SLUICESG`, version (u32, 1), the seed of the first record's
  *   checksum (u32: the last checksum of the segment before, 0 for the first), the base offset
  *   (f64), the header's own CRC-32 of the bytes before it (u32), 4 bytes unused;
@@ -230,8 +230,11 @@ function partitionFiles(dir: string, segmentBytes: number) {
 
   /** The writer starts where the last segment's records end: after a crash, before a torn record. */
   async function openWriter(): Promise<SegmentWriter> {
+    // the partition's directory, and the topic's and `segments/` above it, may be new: their
+    // entries are on disk once their parents are synced
     mkdirSync(dir, { recursive: true })
-    fsyncDirectory(dirname(dir))
+    for (let parent = dirname(dir), level = 0; level < 3; parent = dirname(parent), level++)
+      fsyncDirectory(parent)
     rmSync(join(dir, preparedName), { force: true })
     lookAgain()
     const last = segments.at(-1)
