@@ -173,7 +173,8 @@ function partitionFiles(dir: string, segmentBytes: number) {
     collect = true,
   ): { records: ReadRecord[]; end: number } => {
     const records: ReadRecord[] = []
-    if (segments.length === 0 || segmentOf(fromOffset) === segments.length - 1) lookAgain()
+    // segments newer than those known are found where the last known one's records end, below
+    if (segments.length === 0) lookAgain()
     let index = Math.max(0, segmentOf(fromOffset))
     let next = fromOffset
     while (index < segments.length) {
