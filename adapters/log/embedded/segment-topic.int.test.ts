@@ -1,4 +1,15 @@
-import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs'
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  rmdirSync,
+  rmSync,
+  writeSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -73,6 +84,30 @@ describe('segment files', () => {
     expect(reader.end(0)).toBe(2)
     await recovered.close()
     await reader.close()
+  })
+
+  it('fail an append whose new segment cannot take its name, keep no file open for it, and go on after', async () => {
+    const dir = newDir()
+    const writer = open(dir)
+    const big = 'b'.padEnd(3000, 'x')
+    await writer.append(new Map([[0, [{ key: 'k', value: 'v0' }]]]), 1)
+    await writer.append(new Map([[0, [{ key: 'k', value: big }]]]), 1)
+    // the next batch starts a segment at offset 2, whose name a directory holds
+    const blocker = join(dir, '0', '00000000000000000002.log')
+    mkdirSync(blocker)
+    await expect(writer.append(new Map([[0, [{ key: 'k', value: big }]]]), 1)).rejects.toThrow()
+    const openOnPrepared = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(join('/proc/self/fd', fd)).endsWith('prepared.tmp')
+      } catch {
+        return false // the directory's own descriptor, closed while listed
+      }
+    })
+    expect(openOnPrepared).toEqual([])
+    rmdirSync(blocker)
+    await writer.append(new Map([[0, [{ key: 'k', value: 'after' }]]]), 1)
+    expect(values(writer.read(0, 0, 10))).toEqual(['v0', big, 'after'])
+    await writer.close()
   })
 
   it('hand back every record as appended, whatever the appends and reads (random sequences)', async () => {

@@ -323,11 +323,18 @@ function segmentWriter(
       next = await prepare(needed)
     }
     const header = segmentHeader(at.offset, at.crc)
-    await next.handle.write(Buffer.concat([header, encoded.bytes]), 0, needed, 0)
-    await next.handle.datasync()
     const path = join(dir, segmentName(at.offset))
-    renameSync(join(dir, preparedName), path)
-    fsyncDirectory(dir)
+    try {
+      await next.handle.write(Buffer.concat([header, encoded.bytes]), 0, needed, 0)
+      await next.handle.datasync()
+      renameSync(join(dir, preparedName), path)
+      fsyncDirectory(dir)
+    } catch (error) {
+      // The append fails; the next writer starts from the files as they are (partitionFiles' write),
+      // a renamed segment among them (its records then in the log, and in it again if retried).
+      await next.handle.close().catch(() => {})
+      throw error
+    }
     await current?.handle.close()
     current = next
     rolled({ base: at.offset, path })
