@@ -194,7 +194,8 @@ async function logCeiling(
   concurrency: number,
 ): Promise<{ appendsPerSecond: number; p99: number; cpuMicrosPerAppend: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-log-'))
-  const log = createEmbeddedLog({ path: dir })
+  // in segment files, as `sluice start` keeps capture's topic (both designs, so they compare)
+  const log = createEmbeddedLog({ path: dir, segmentTopics: [design.topic] })
   try {
     await log.ensureTopics([{ name: design.topic, partitions: 4, retention: 'forever' }])
     const records = design.records(shape, requestBody(shape))
@@ -215,7 +216,7 @@ async function logCeiling(
     return {
       appendsPerSecond: latencies.length / durationSeconds,
       p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
-      // this process's CPU, which here is the log's alone: its encoding, LMDB's commits and syncs
+      // this process's CPU, which here is the log's alone: its encoding, its writes and syncs
       cpuMicrosPerAppend: (cpu.user + cpu.system) / Math.max(1, latencies.length),
     }
   } finally {
