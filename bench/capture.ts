@@ -21,7 +21,7 @@ const connections = 16
  * the projector and the API run beside capture on the same two cores — with capture on a thread
  * of its own (the default) and on the main thread (SLUICE_CAPTURE_THREAD=off); then the capture
  * role alone. Every 200 means the events are fsynced in the command log. CPU per request is the
- * server process's, all threads (Linux only). Then two parts of capture's cost alone: its very
+ * server process's, all threads, and under it its busiest thread's (Linux only). Then two parts of capture's cost alone: its very
  * records appended straight to the embedded log (the ceiling the durable log sets, and an append's
  * CPU), and its own work on the request — decoding, checking, normalising, serialising — with no
  * HTTP and no log.
@@ -41,7 +41,7 @@ export async function captureBench(): Promise<void> {
     process.stdout.write(`${shape}: bare fastify ${durationSeconds}s… `)
     const bare = await load(baseline, `${baseline.url}${path}`, JSON.stringify(payload(shape, 'phc_bench')))
     await baseline.stop()
-    rows.push(loadRow(`${label} — bare fastify`, bare, eventsPerRequest))
+    rows.push(loadRow(`${label} — bare fastify`, bare, eventsPerRequest), ...busiestRow(bare))
     for (const { name, args, env } of servers) {
       const sluice = await startSluiceChild(args, env)
       try {
@@ -51,15 +51,18 @@ export async function captureBench(): Promise<void> {
           `${sluice.server.url}${path}`,
           JSON.stringify(payload(shape, sluice.token)),
         )
-        rows.push(loadRow(`${label} — ${name}`, ours, eventsPerRequest))
-        rows.push([
-          `  ratio to bare`,
-          (ours.result.requests.average / bare.result.requests.average).toFixed(2),
-          '',
-          '',
-          '',
-          '',
-        ])
+        rows.push(
+          loadRow(`${label} — ${name}`, ours, eventsPerRequest),
+          [
+            `  ratio to bare`,
+            (ours.result.requests.average / bare.result.requests.average).toFixed(2),
+            '',
+            '',
+            '',
+            '',
+          ],
+          ...busiestRow(ours),
+        )
       } finally {
         await sluice.server.stop()
       }
@@ -261,9 +264,15 @@ function loadRow(
   ]
 }
 
-/** Load for the configured time; with it, the server's CPU time (all threads) per request answered. */
+/**
+ * Load for the configured time; with it, the server's CPU time (all threads) per request answered,
+ * and its busiest thread's — in `sluice start` capture's — share of a core, time waiting for one
+ * (other threads had the cores) and CPU per request (Linux only).
+ */
 async function load(server: ChildServer, url: string, body: string) {
   const cpuBefore = server.cpuSeconds()
+  const threadsBefore = server.threadTimes()
+  const started = performance.now()
   const result = await autocannon({
     url,
     method: 'POST',
@@ -272,11 +281,38 @@ async function load(server: ChildServer, url: string, body: string) {
     connections,
     duration: durationSeconds,
   })
+  const seconds = (performance.now() - started) / 1000
   const cpuAfter = server.cpuSeconds()
   const requests = result.requests.total
   const cpuMicrosPerRequest =
     cpuBefore === null || cpuAfter === null || requests === 0
       ? null
       : ((cpuAfter - cpuBefore) * 1e6) / requests
-  return { result, cpuMicrosPerRequest }
+  let busiest: { busy: number; waited: number; microsPerRequest: number } | null = null
+  for (const [thread, after] of server.threadTimes()) {
+    const before = threadsBefore.get(thread) ?? { cpu: 0, waited: 0 }
+    const cpu = after.cpu - before.cpu
+    if (requests > 0 && (busiest === null || cpu / seconds > busiest.busy))
+      busiest = {
+        busy: cpu / seconds,
+        waited: (after.waited - before.waited) / seconds,
+        microsPerRequest: (cpu * 1e6) / requests,
+      }
+  }
+  return { result, cpuMicrosPerRequest, busiest }
+}
+
+/** The busiest thread's figures as a row under its run's. */
+function busiestRow({ busiest }: Awaited<ReturnType<typeof load>>) {
+  if (busiest === null) return []
+  return [
+    [
+      `  its busiest thread: on a core ${busiest.busy.toFixed(2)} of the time, waiting for one ${busiest.waited.toFixed(2)}`,
+      '',
+      '',
+      '',
+      `${Math.round(busiest.microsPerRequest)} µs`,
+      '',
+    ],
+  ]
 }

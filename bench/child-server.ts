@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +11,8 @@ export interface ChildServer {
   output: string
   /** CPU seconds the server process has used so far (all its threads), or null where /proc is absent. */
   cpuSeconds(): number | null
+  /** Each thread's CPU and time waiting for a core so far, in seconds, by thread id (empty where /proc is absent). */
+  threadTimes(): Map<number, ThreadTimes>
   stop(): Promise<void>
 }
 
@@ -51,6 +53,7 @@ export async function startChild(
       return output
     },
     cpuSeconds: () => processCpuSeconds(child.pid),
+    threadTimes: () => processThreadTimes(child.pid),
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
@@ -109,4 +112,30 @@ function processCpuSeconds(pid: number | undefined): number | null {
   } catch {
     return null
   }
+}
+
+export interface ThreadTimes {
+  cpu: number
+  waited: number
+}
+
+/** /proc/<pid>/task/<tid>/schedstat: nanoseconds on a core, then nanoseconds runnable but waiting for one. */
+function processThreadTimes(pid: number | undefined): Map<number, ThreadTimes> {
+  const times = new Map<number, ThreadTimes>()
+  if (pid === undefined) return times
+  let threads: string[]
+  try {
+    threads = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return times
+  }
+  for (const thread of threads) {
+    try {
+      const [cpu, waited] = readFileSync(`/proc/${pid}/task/${thread}/schedstat`, 'utf8').split(' ')
+      times.set(Number(thread), { cpu: Number(cpu) / 1e9, waited: Number(waited) / 1e9 })
+    } catch {
+      // the thread ended while listed
+    }
+  }
+  return times
 }
