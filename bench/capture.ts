@@ -21,10 +21,10 @@ const connections = 16
  * the projector and the API run beside capture on the same two cores — with capture on a thread
  * of its own (the default) and on the main thread (SLUICE_CAPTURE_THREAD=off); then the capture
  * role alone. Every 200 means the events are fsynced in the command log. CPU per request is the
- * server process's, all threads, and under it its busiest thread's (Linux only). Then two parts of capture's cost alone: its very
- * records appended straight to the embedded log (the ceiling the durable log sets, and an append's
- * CPU), and its own work on the request — decoding, checking, normalising, serialising — with no
- * HTTP and no log.
+ * server process's, all threads, and under it its busiest thread's (Linux only). Then two parts of
+ * capture's cost alone: its very records appended straight to the embedded log (the ceiling the
+ * durable log sets, and an append's CPU), and its own work on the request — decoding, checking,
+ * normalising, serialising — with no HTTP and no log.
  */
 export async function captureBench(): Promise<void> {
   const rows: (string | number)[][] = []
