@@ -289,10 +289,10 @@ async function load(server: ChildServer, url: string, body: string) {
       ? null
       : ((cpuAfter - cpuBefore) * 1e6) / requests
   let busiest: { busy: number; waited: number; microsPerRequest: number } | null = null
-  for (const [thread, after] of server.threadTimes()) {
+  for (const [thread, after] of requests > 0 ? server.threadTimes() : []) {
     const before = threadsBefore.get(thread) ?? { cpu: 0, waited: 0 }
     const cpu = after.cpu - before.cpu
-    if (requests > 0 && (busiest === null || cpu / seconds > busiest.busy))
+    if (busiest === null || cpu / seconds > busiest.busy)
       busiest = {
         busy: cpu / seconds,
         waited: (after.waited - before.waited) / seconds,
