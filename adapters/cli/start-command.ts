@@ -1,5 +1,6 @@
 import type { Logger } from '../../ports/logger.ts'
 import type { SluiceConfig } from '../runtime/config.ts'
+import { endBySignal, endOnUncaughtErrors, outliveLostOutput } from '../runtime/process-end.ts'
 import { type RunningSluice, startSluice } from '../runtime/start.ts'
 
 /**
@@ -8,14 +9,16 @@ import { type RunningSluice, startSluice } from '../runtime/start.ts'
  * once, which loses nothing acknowledged: a batch in hand is processed again at the next start.
  */
 export async function runStart(config: SluiceConfig, logger: Logger): Promise<void> {
+  outliveLostOutput()
+  endOnUncaughtErrors()
   const interrupt = new AbortController()
   let sluice: RunningSluice | null = null
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     if (interrupt.signal.aborted) {
       console.error(
         `${signal} again: stopping at once; a batch in hand is processed again at the next start.`,
       )
-      process.exit(130)
+      endBySignal(signal)
     }
     interrupt.abort()
     if (sluice === null)

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
+import { atProcessEnd } from './process-end.ts'
 
 export interface LockHolder {
   pid: number
@@ -75,7 +76,7 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
     const current = readHolder(path)
     if (current?.pid === process.pid) unlinkSync(path)
   }
-  process.once('exit', release)
+  atProcessEnd(release)
   return {
     path,
     controlToken,

@@ -22,7 +22,10 @@ export function createLogger(
   if (!pretty)
     return pino(
       { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-      pino.destination(2),
+      // process.stderr, not pino.destination(2): a stderr whose reader is gone must cost a line, not
+      // the process (process-end.ts), and pino.destination's writer retries such a write for ever
+      // when it flushes at exit — the process hung
+      process.stderr,
     )
   const lineOptions = {
     colors: process.stderr.isTTY === true && !process.env.NO_COLOR,

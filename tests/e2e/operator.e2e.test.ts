@@ -198,6 +198,24 @@ describe('operating sluice', () => {
     expect(existsSync(join(dataDir, 'sluice.lock'))).toBe(false)
   })
 
+  it('goes on after its output lost its reader, and still stops cleanly', async () => {
+    const dataDir = await tempDir()
+    const { sluice, url } = await start(['--data-dir', dataDir, '--port', '0'], { SLUICE_LOG_LEVEL: 'info' })
+    const token = /project token:\s+(\S+)/.exec(sluice.stdout())?.[1]
+    // the terminal it ran in closed, or the program it was piped to ended
+    sluice.child.stdout?.destroy()
+    sluice.child.stderr?.destroy()
+    const captured = await fetch(`${url}/e/`, {
+      method: 'POST',
+      body: JSON.stringify({ api_key: token, event: 'unheard', distinct_id: 'user-1' }),
+    })
+    expect(captured.status).toBe(200)
+    // stopping says what it waits for, to nobody
+    sluice.child.kill('SIGTERM')
+    expect(await sluice.exited).toBe(0)
+    expect(existsSync(join(dataDir, 'sluice.lock'))).toBe(false)
+  })
+
   it('a second Ctrl-C stops it at once, while the first waits for a request in hand', async () => {
     const dataDir = await tempDir()
     const { sluice, url } = await start(['--data-dir', dataDir, '--port', '0'])

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 
@@ -76,6 +76,7 @@ export interface SpawnedSluice {
   stderr(): string
   /** Resolves with the first match in stdout and stderr together; fails if the process exits first. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>
+  /** Its exit status as a shell reports it. */
   exited: Promise<number | null>
 }
 
@@ -92,7 +93,10 @@ export function spawnSluice(
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  // as a shell reports it: a process ended by a signal exits 128 + its number (130 for SIGINT)
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal === null ? code : 128 + constants.signals[signal])),
+  )
   return {
     child,
     stdout: () => stdout,
