@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import autocannon from 'autocannon'
 import { uuidV7 } from '../adapters/http/uuid-v7.ts'
 import { createEmbeddedLog } from '../adapters/log/embedded/embedded-log.ts'
@@ -11,6 +13,8 @@ import { Topics } from '../schema/topics.ts'
 import { type ChildServer, startChild, startSluiceChild } from './child-server.ts'
 import { printTable } from './report.ts'
 
+const run = promisify(execFile)
+const root = new URL('..', import.meta.url).pathname
 const durationSeconds = Number(process.env.BENCH_SECONDS ?? 10)
 const connections = 16
 
@@ -115,6 +119,25 @@ export async function captureBench(): Promise<void> {
     0,
   ])
   printTable(['run', 'requests/s', 'events/s', 'p99 latency', 'CPU per request', 'non-2xx'], rows)
+  // What handing work to another thread costs on this machine: capture hands each commit to libuv's
+  // pool and hears it back, where bare fastify only wakes its client.
+  process.stdout.write('a thread handoff… ')
+  const handoffs: (string | number)[][] = []
+  for (const [where, command] of [
+    ['threads on any core', [process.execPath]],
+    ['both threads on one core (taskset -c 0)', ['taskset', '-c', '0', process.execPath]],
+  ] as const) {
+    const handoff = await threadHandoff(command).catch(() => null)
+    if (handoff) handoffs.push([where, handoff.micros.toFixed(1), handoff.cpuMicros.toFixed(1)])
+  }
+  console.log('done')
+  printTable(['postMessage to a worker and back', 'µs a round trip', 'CPU µs a round trip'], handoffs)
+}
+
+async function threadHandoff(command: readonly string[]): Promise<{ micros: number; cpuMicros: number }> {
+  const [file, ...args] = command
+  const { stdout } = await run(file!, [...args, '--import', 'tsx', 'bench/thread-handoff.ts'], { cwd: root })
+  return JSON.parse(stdout) as { micros: number; cpuMicros: number }
 }
 
 interface Design {
