@@ -36,6 +36,9 @@ export function canonicalJson(value: unknown): string {
 
 export type TokenProblem = 'empty' | 'too_long' | 'not_ascii' | 'personal_api_key' | 'nul_byte'
 
+/** Any UTF-16 code unit beyond ASCII, surrogates included. */
+const nonAscii = /[\u0080-\uffff]/
+
 /**
  * Why a project token cannot be one, or null if its shape is fine. Whether it names a project is
  * not decided here. A personal API key (`phx_…`) must never travel in a capture request.
@@ -43,7 +46,7 @@ export type TokenProblem = 'empty' | 'too_long' | 'not_ascii' | 'personal_api_ke
 export function tokenProblem(token: string): TokenProblem | null {
   if (token === '') return 'empty'
   if (token.length > maxTokenLength) return 'too_long'
-  if ([...token].some((c) => c.charCodeAt(0) > 0x7f)) return 'not_ascii'
+  if (nonAscii.test(token)) return 'not_ascii'
   if (token.startsWith('phx_')) return 'personal_api_key'
   if (token.includes('\u0000')) return 'nul_byte'
   return null

@@ -33,6 +33,7 @@ describe('tokenProblem', () => {
     ['x'.repeat(64), null],
     ['x'.repeat(65), 'too_long'],
     ['phc_ö', 'not_ascii'],
+    ['phc_\u{1f600}', 'not_ascii'],
     ['phx_personal', 'personal_api_key'],
     ['phc_\u0000', 'nul_byte'],
   ])('%j → %s', (token, problem) => {
