@@ -62,6 +62,7 @@ export function createClickHouse(config: ClickHouseConfig): ClickHouse {
           values: Readable.from([text]),
           clickhouse_settings: settings,
         })
+        // read to its end, so that a server's connection goes back to the client's pool
         for await (const _ of stream);
       })
     },
