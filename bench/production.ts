@@ -53,15 +53,18 @@ export async function productionBench(): Promise<void> {
       }
       process.stdout.write(`sending ${events} events… `)
       const started = performance.now()
+      const cpuAtStart = server.cpuSeconds()
       await sendEvents(server.url, token, 'bench', events)
       const accepted = performance.now()
       // Queryable once no consumer lags: the projector moves on only after ClickHouse has the rows.
       // The events are then listed to prove it, outside the time measured (a list of 100 000 events
       // takes seconds of its own); a count short of them would go on waiting.
       let queryable = 0
+      let cpuAtQueryable: number | null = null
       await waitUntil(async () => {
         if (!(await nothingToConsume(server.url, key))) return false
         queryable = performance.now()
+        cpuAtQueryable = server.cpuSeconds()
         return (await countEvents(server.url, key, 'bench')) >= events
       }, 600_000)
       process.stdout.write('measuring lag… ')
@@ -72,6 +75,7 @@ export async function productionBench(): Promise<void> {
         mode,
         Math.round(events / ((accepted - started) / 1000)),
         Math.round(events / ((queryable - started) / 1000)),
+        ...cpuColumns(cpuAtStart, cpuAtQueryable, (queryable - started) / 1000),
         `${percentile(lags, 50).toFixed(0)} ms`,
         `${percentile(lags, 99).toFixed(0)} ms`,
       ])
@@ -81,10 +85,28 @@ export async function productionBench(): Promise<void> {
     }
   }
   printTable(
-    ['mode', 'capture events/s', 'end-to-end events/s (until queryable)', 'lag p50', 'lag p99'],
+    [
+      'mode',
+      'capture events/s',
+      'end-to-end events/s (until queryable)',
+      'CPU per event',
+      'cores used',
+      'lag p50',
+      'lag p99',
+    ],
     rows,
   )
   if (production) await producePerformance()
+}
+
+/**
+ * What sluice's process spent, all threads, from the first event sent until all were queryable: the
+ * CPU each event costs bounds end to end at (cores / CPU per event), whatever the threads do.
+ */
+function cpuColumns(before: number | null, after: number | null, seconds: number): string[] {
+  if (before === null || after === null) return ['n/a', 'n/a']
+  const cpu = after - before
+  return [`${((cpu / events) * 1e6).toFixed(0)} µs`, (cpu / seconds).toFixed(2)]
 }
 
 async function producePerformance(): Promise<void> {
