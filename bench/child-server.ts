@@ -12,6 +12,8 @@ export interface ChildServer {
   /** CPU seconds the server process has used so far (all its threads), or null where /proc is absent. */
   cpuSeconds(): number | null
   /** Each thread's CPU and time waiting for a core so far, in seconds, by thread id (empty where /proc is absent). */
+  /** The main thread's id is the process id. */
+  pid: number | undefined
   threadTimes(): Map<number, ThreadTimes>
   stop(): Promise<void>
 }
@@ -52,6 +54,7 @@ export async function startChild(
     get output() {
       return output
     },
+    pid: child.pid,
     cpuSeconds: () => processCpuSeconds(child.pid),
     threadTimes: () => processThreadTimes(child.pid),
     async stop() {

@@ -3,7 +3,7 @@ import { promisify } from 'node:util'
 import { createKafkaLog } from '../adapters/log/kafka/kafka-log.ts'
 import { kafkaBootstrap } from '../tests/support/kafka-broker.ts'
 import { createTestDatabase, postgresServerReachable } from '../tests/support/postgres-server.ts'
-import { startSluiceChild } from './child-server.ts'
+import { type ChildServer, startSluiceChild, type ThreadTimes } from './child-server.ts'
 import { percentile, printTable } from './report.ts'
 
 const run = promisify(execFile)
@@ -54,6 +54,7 @@ export async function productionBench(): Promise<void> {
       process.stdout.write(`sending ${events} events… `)
       const started = performance.now()
       const cpuAtStart = server.cpuSeconds()
+      const mainAtStart = mainThreadTimes(server)
       await sendEvents(server.url, token, 'bench', events)
       const accepted = performance.now()
       // Queryable once no consumer lags: the projector moves on only after ClickHouse has the rows.
@@ -61,10 +62,12 @@ export async function productionBench(): Promise<void> {
       // takes seconds of its own); a count short of them would go on waiting.
       let queryable = 0
       let cpuAtQueryable: number | null = null
+      let mainAtQueryable: ThreadTimes | undefined
       await waitUntil(async () => {
         if (!(await nothingToConsume(server.url, key))) return false
         queryable = performance.now()
         cpuAtQueryable = server.cpuSeconds()
+        mainAtQueryable = mainThreadTimes(server)
         return (await countEvents(server.url, key, 'bench')) >= events
       }, 600_000)
       process.stdout.write('measuring lag… ')
@@ -76,6 +79,7 @@ export async function productionBench(): Promise<void> {
         Math.round(events / ((accepted - started) / 1000)),
         Math.round(events / ((queryable - started) / 1000)),
         ...cpuColumns(cpuAtStart, cpuAtQueryable, (queryable - started) / 1000),
+        mainThreadColumn(mainAtStart, mainAtQueryable, (queryable - started) / 1000),
         `${percentile(lags, 50).toFixed(0)} ms`,
         `${percentile(lags, 99).toFixed(0)} ms`,
       ])
@@ -91,6 +95,7 @@ export async function productionBench(): Promise<void> {
       'end-to-end events/s (until queryable)',
       'CPU per event',
       'cores used',
+      'main thread on a core / waiting for one',
       'lag p50',
       'lag p99',
     ],
@@ -107,6 +112,16 @@ function cpuColumns(before: number | null, after: number | null, seconds: number
   if (before === null || after === null) return ['n/a', 'n/a']
   const cpu = after - before
   return [`${((cpu / events) * 1e6).toFixed(0)} µs`, (cpu / seconds).toFixed(2)]
+}
+
+/** The main thread — ingest, the projector, the API — whose share of the time bounds end to end when it is never idle. */
+function mainThreadTimes(server: ChildServer): ThreadTimes | undefined {
+  return server.pid === undefined ? undefined : server.threadTimes().get(server.pid)
+}
+
+function mainThreadColumn(before: ThreadTimes | undefined, after: ThreadTimes | undefined, seconds: number) {
+  if (before === undefined || after === undefined) return 'n/a'
+  return `${((after.cpu - before.cpu) / seconds).toFixed(2)} / ${((after.waited - before.waited) / seconds).toFixed(2)}`
 }
 
 async function producePerformance(): Promise<void> {
