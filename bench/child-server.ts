@@ -11,9 +11,9 @@ export interface ChildServer {
   output: string
   /** CPU seconds the server process has used so far (all its threads), or null where /proc is absent. */
   cpuSeconds(): number | null
-  /** Each thread's CPU and time waiting for a core so far, in seconds, by thread id (empty where /proc is absent). */
-  /** The main thread's id is the process id. */
+  /** The process's id, which is also its main thread's. */
   pid: number | undefined
+  /** Each thread's CPU and time waiting for a core so far, in seconds, by thread id (empty where /proc is absent). */
   threadTimes(): Map<number, ThreadTimes>
   stop(): Promise<void>
 }
