@@ -74,12 +74,13 @@ export async function productionBench(): Promise<void> {
       const lags: number[] = []
       for (let i = 0; i < 30; i++) lags.push(await timeToQueryable(server.url, token, key, `lag-${i}`, 5))
       console.log('done')
+      const untilQueryable = (queryable - started) / 1000
       rows.push([
         mode,
         Math.round(events / ((accepted - started) / 1000)),
-        Math.round(events / ((queryable - started) / 1000)),
-        ...cpuColumns(cpuAtStart, cpuAtQueryable, (queryable - started) / 1000),
-        mainThreadColumn(mainAtStart, mainAtQueryable, (queryable - started) / 1000),
+        Math.round(events / untilQueryable),
+        ...cpuColumns(cpuAtStart, cpuAtQueryable, untilQueryable),
+        mainThreadColumn(mainAtStart, mainAtQueryable, untilQueryable),
         `${percentile(lags, 50).toFixed(0)} ms`,
         `${percentile(lags, 99).toFixed(0)} ms`,
       ])
