@@ -9,6 +9,8 @@ export interface SplitDeps {
   log: Log
   logger: Logger
   now: () => Date
+  /** The most capture messages one append carries (a request of many events adds all of its own). */
+  maxCommandsPerAppend?: number
   /** Capture messages written, for the metrics. */
   onSplit?: (requests: number, commands: number) => void
 }
@@ -17,14 +19,19 @@ export interface SplitDeps {
  * The split, off capture's path: the request records of one `capture_requests` partition become
  * PostHog's capture messages on `events_plugin_ingestion`, keyed by `token:distinct_id` so each
  * person's events keep their order on one partition, whatever request they came in — one append
- * for the whole batch. A record that cannot be split is set aside in the dead letter queue with the
- * reason. The batch's position is committed after the append: a crash in between writes its
- * messages again, which ingest takes as PostHog's at-least-once capture would have it (the same
- * event uuids).
+ * for every 2 000 of them, one after the other, so that a batch of large requests is not held in
+ * memory as a whole while its append waits for its sync (200 requests of 100 events were 20 000
+ * messages at once, which every scavenge of the main heap copied: in pieces, the scavenges of a
+ * 60 000-event burst took a fifth less time — docs/benchmarks.md). A record that cannot be split is set
+ * aside in the dead letter queue with the reason. The batch's position is committed after the
+ * last append: a crash before it writes its messages again, which ingest takes as PostHog's
+ * at-least-once capture would have it (the same event uuids).
  */
 export function createRequestSplitter(deps: SplitDeps): (batch: LogBatch) => Promise<void> {
+  const maxCommands = deps.maxCommandsPerAppend ?? 2000
   return async (batch) => {
-    const commands: LogRecord[] = []
+    let commands: LogRecord[] = []
+    let written = 0
     const setAside: LogRecord[] = []
     for (const message of batch.messages) {
       try {
@@ -41,11 +48,16 @@ export function createRequestSplitter(deps: SplitDeps): (batch: LogBatch) => Pro
           deadLetterRecord(message, { step: 'split', code: 'request_unreadable', reason }, deps.now()),
         )
       }
+      if (commands.length >= maxCommands) {
+        await deps.log.append(Topics.commands, commands)
+        written += commands.length
+        commands = []
+      }
     }
     await Promise.all([
-      deps.log.append(Topics.commands, commands),
+      commands.length > 0 ? deps.log.append(Topics.commands, commands) : undefined,
       setAside.length > 0 ? deps.log.append(Topics.deadLetters, setAside) : undefined,
     ])
-    deps.onSplit?.(batch.messages.length - setAside.length, commands.length)
+    deps.onSplit?.(batch.messages.length - setAside.length, written + commands.length)
   }
 }
