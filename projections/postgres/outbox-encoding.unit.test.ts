@@ -11,10 +11,21 @@ describe('outbox encoding', () => {
     })
     fc.assert(
       fc.property(fc.array(record, { maxLength: 20 }), (records) => {
-        expect(decodeOutbox(encodeOutbox(records))).toEqual(records)
+        expect(decodeOutbox(encodeOutbox(records).toString('utf8'))).toEqual(records)
       }),
       { numRuns: 500 },
     )
+  })
+
+  it('grows its buffer for batches far larger than it starts with, multi-byte text included', () => {
+    const records = Array.from({ length: 30 }, (_, i) => ({
+      topic: 'clickhouse_person',
+      key: i % 2 === 0 ? null : `ключ-${i}`,
+      value: JSON.stringify({ i, text: '✓é𝄞'.repeat(2000 * (i + 1)) }),
+    }))
+    const encoded = encodeOutbox(records)
+    expect(encoded.length).toBeGreaterThan(1_000_000)
+    expect(decodeOutbox(encoded.toString('utf8'))).toEqual(records)
   })
 
   it('deflates and inflates back to the same records', () => {

@@ -262,7 +262,11 @@ export function postgresContract(name: string, open: OpenDatabase) {
       // an entry an older release wrote as text is still published
       await db()
         .insertInto('fact_outbox')
-        .values({ records: encodeOutbox([{ topic: 'clickhouse_person', key: null, value: '{"a":3}' }]) })
+        .values({
+          records: encodeOutbox([{ topic: 'clickhouse_person', key: null, value: '{"a":3}' }]).toString(
+            'utf8',
+          ),
+        })
         .execute()
       const [legacy] = await store.pendingOutbox(10)
       expect(legacy?.records).toEqual([{ topic: 'clickhouse_person', key: null, value: '{"a":3}' }])
