@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { createKafkaLog } from '../adapters/log/kafka/kafka-log.ts'
 import { kafkaBootstrap } from '../tests/support/kafka-broker.ts'
@@ -55,8 +56,10 @@ export async function productionBench(): Promise<void> {
       const started = performance.now()
       const cpuAtStart = server.cpuSeconds()
       const mainAtStart = mainThreadTimes(server)
+      const threadsAtStart = server.threadTimes()
       await sendEvents(server.url, token, 'bench', events)
       const accepted = performance.now()
+      const threadsAtAccepted = server.threadTimes()
       // Queryable once no consumer lags: the projector moves on only after ClickHouse has the rows.
       // The events are then listed to prove it, outside the time measured (a list of 100 000 events
       // takes seconds of its own); a count short of them would go on waiting.
@@ -68,6 +71,13 @@ export async function productionBench(): Promise<void> {
         queryable = performance.now()
         cpuAtQueryable = server.cpuSeconds()
         mainAtQueryable = mainThreadTimes(server)
+        if (process.env.BENCH_THREADS)
+          console.log(
+            threadsReport(server, [threadsAtStart, threadsAtAccepted, server.threadTimes()], {
+              burst: (accepted - started) / 1000,
+              after: (queryable - accepted) / 1000,
+            }),
+          )
         return (await countEvents(server.url, key, 'bench')) >= events
       }, 600_000)
       process.stdout.write('measuring lag… ')
@@ -118,6 +128,39 @@ function cpuColumns(before: number | null, after: number | null, seconds: number
 /** The main thread — ingest, the projector, the API — whose share of the time bounds end to end when it is never idle. */
 function mainThreadTimes(server: ChildServer): ThreadTimes | undefined {
   return server.pid === undefined ? undefined : server.threadTimes().get(server.pid)
+}
+
+/**
+ * `BENCH_THREADS=1`: each thread's seconds on a core and waiting for one while the events were sent
+ * (the burst) and after, until they were queryable — which thread the end waits for, and on whom.
+ */
+function threadsReport(
+  server: ChildServer,
+  [start, accepted, queryable]: Map<number, ThreadTimes>[],
+  seconds: { burst: number; after: number },
+): string {
+  const lines = [
+    `\nburst ${seconds.burst.toFixed(2)} s, after it ${seconds.after.toFixed(2)} s (on a core / waiting)`,
+  ]
+  const spent = (from: ThreadTimes | undefined, to: ThreadTimes | undefined) =>
+    `${((to?.cpu ?? 0) - (from?.cpu ?? 0)).toFixed(2)} / ${((to?.waited ?? 0) - (from?.waited ?? 0)).toFixed(2)}`
+  for (const [thread, times] of queryable!) {
+    if (times.cpu - (start!.get(thread)?.cpu ?? 0) < 0.02) continue
+    const name = thread === server.pid ? 'main' : threadName(server.pid, thread)
+    const during = spent(start!.get(thread), accepted!.get(thread))
+    lines.push(
+      `  ${name.padEnd(16)} ${thread}  burst ${during}  after ${spent(accepted!.get(thread), times)}`,
+    )
+  }
+  return lines.join('\n')
+}
+
+function threadName(pid: number | undefined, thread: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/task/${thread}/comm`, 'utf8').trim()
+  } catch {
+    return '?'
+  }
 }
 
 function mainThreadColumn(before: ThreadTimes | undefined, after: ThreadTimes | undefined, seconds: number) {

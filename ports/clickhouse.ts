@@ -5,8 +5,8 @@
 export interface ClickHouse {
   command(sql: string): Promise<void>
   insert<Row extends object>(table: string, rows: readonly Row[]): Promise<void>
-  /** Inserts rows already serialised as JSONEachRow text (one JSON object per line). */
-  insertJsonEachRow(table: string, text: string): Promise<void>
+  /** Inserts rows already serialised as JSONEachRow (one JSON object per line), as UTF-8 bytes. */
+  insertJsonEachRow(table: string, rows: Uint8Array): Promise<void>
   query<Row>(sql: string, params?: Record<string, unknown>): Promise<Row[]>
   close(): Promise<void>
 }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { type ClickHouseClient, ClickHouseError, createClient } from '@clickhouse/client'
+import { type ClickHouseClient, ClickHouseError, createClient, parseError } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { type ClickHouse, ClickHouseRejectedError } from '../../ports/clickhouse.ts'
 import { DependencyUnavailableError } from '../../ports/failures.ts'
@@ -24,24 +24,46 @@ type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connect
 
 let openChdbPath: string | null = null
 
+const settings = { date_time_input_format: 'best_effort' as const }
+
 /**
  * The ClickHouse port over @clickhouse/client: chDB in-process (embedded) or a server over HTTP.
  * Only the connection differs; every query above is the same.
  */
 export function createClickHouse(config: ClickHouseConfig): ClickHouse {
   let client: ClickHouseClient
+  let insertRows: (table: string, rows: Uint8Array) => Promise<unknown>
   if (config.kind === 'chdb') {
     if (openChdbPath !== null && openChdbPath !== config.path)
       throw new ChdbPathInUseError(openChdbPath, config.path)
     openChdbPath = config.path
     // chdb types its connection against @clickhouse/client-common's declarations, which the
     // client no longer re-exports; the runtime interface is the same (chdb's parity suite).
-    const connection = createChdbConnection({ path: config.path }) as unknown as ClientConnection
-    client = createClient({ connection })
+    const chdb = createChdbConnection({ path: config.path })
+    client = createClient({ connection: chdb as unknown as ClientConnection })
+    // The rows' bytes as they are, which chDB parses on its own threads: through the client's
+    // connection they would be decoded to a string, appended to the statement and encoded again,
+    // on the event loop (chDB's connection does no better).
+    insertRows = (table, rows) =>
+      chdb.chdb
+        .rawInsert({ table, values: rows, format: 'JSONEachRow', settings })
+        .catch((error: unknown) => {
+          // chDB's insert error carries ClickHouse's message, which says what the server would
+          throw error instanceof Error ? Object.assign(parseError(error.message), { cause: error }) : error
+        })
   } else {
     client = createClient({ url: config.url, database: config.database, request_timeout: 60_000 })
+    // the rows as the request's body, as the client's own inserts send them
+    insertRows = async (table, rows) => {
+      const { stream } = await client.exec({
+        query: `INSERT INTO ${table} FORMAT JSONEachRow`,
+        values: Readable.from([Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength)]),
+        clickhouse_settings: settings,
+      })
+      // read to its end, so that the connection goes back to the client's pool
+      for await (const _ of stream);
+    }
   }
-  const settings = { date_time_input_format: 'best_effort' as const }
   return {
     async command(sql) {
       await client.command({ query: sql, clickhouse_settings: settings })
@@ -52,19 +74,9 @@ export function createClickHouse(config: ClickHouseConfig): ClickHouse {
         client.insert({ table, values: [...rows], format: 'JSONEachRow', clickhouse_settings: settings }),
       )
     },
-    async insertJsonEachRow(table, text) {
-      if (text === '') return
-      // The rows as the request's body, not inside its statement: the client trims a statement,
-      // which copies a batch of megabytes on the event loop.
-      await rejections(table, async () => {
-        const { stream } = await client.exec({
-          query: `INSERT INTO ${table} FORMAT JSONEachRow`,
-          values: Readable.from([text]),
-          clickhouse_settings: settings,
-        })
-        // read to its end, so that a server's connection goes back to the client's pool
-        for await (const _ of stream);
-      })
+    async insertJsonEachRow(table, rows) {
+      if (rows.length === 0) return
+      await rejections(table, () => insertRows(table, rows))
     },
     async query<Row>(sql: string, params?: Record<string, unknown>) {
       const result = await client.query({ query: sql, format: 'JSONEachRow', query_params: params })

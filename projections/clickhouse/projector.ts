@@ -4,6 +4,7 @@ import type { Logger } from '../../ports/logger.ts'
 import type { ProjectedTable } from '../../schema/clickhouse/migrations.ts'
 import { type DeadLetterCode, deadLetterRecord, type SetAside } from '../../schema/dead-letter.ts'
 import { ConsumerGroups, type FactTopic, factTopics, Topics } from '../../schema/topics.ts'
+import { type Utf8Bytes, utf8Bytes } from '../utf8-bytes.ts'
 
 export const projectorGroupId = ConsumerGroups.projector
 
@@ -60,23 +61,24 @@ export function startClickHouseProjector(options: ProjectorOptions): Projector {
     eachBatch: watch(async (batch: LogBatch) => {
       const started = performance.now()
       const table = tableOf[batch.topic as FactTopic]
-      const lines: { message: LogMessage; line: string }[] = []
+      const rows = utf8Bytes()
+      const lines: { message: LogMessage; start: number; end: number }[] = []
       const unreadable: { message: LogMessage; setAside: SetAside }[] = []
       for (const message of batch.messages) {
-        const line = rowLine(message)
-        if (line === undefined)
-          unreadable.push({ message, setAside: setAside('fact_unreadable', 'fact is not a JSON object') })
-        else lines.push({ message, line })
+        const start = rows.length
+        if (writeRowLine(rows, message)) lines.push({ message, start, end: rows.length })
+        else unreadable.push({ message, setAside: setAside('fact_unreadable', 'fact is not a JSON object') })
       }
       let refused = 0
       try {
-        await options.clickhouse.insertJsonEachRow(table, lines.map((l) => l.line).join('\n'))
+        await options.clickhouse.insertJsonEachRow(table, rows.bytes())
       } catch (error) {
         if (!(error instanceof ClickHouseRejectedError)) throw error
         // Some row is bad: find it (one insert per row, only on this rare path) and dead-letter it.
-        for (const { message, line } of lines) {
+        const all = rows.bytes()
+        for (const { message, start, end } of lines) {
           try {
-            await options.clickhouse.insertJsonEachRow(table, line)
+            await options.clickhouse.insertJsonEachRow(table, all.subarray(start, end))
           } catch (rowError) {
             if (!(rowError instanceof ClickHouseRejectedError)) throw rowError
             unreadable.push({
@@ -115,12 +117,18 @@ const setAside = (code: DeadLetterCode, reason: string): SetAside => ({
 })
 
 /**
- * The fact as one JSONEachRow line with the Kafka columns PostHog's tables carry, appended as text:
+ * The fact as one JSONEachRow line with the Kafka columns PostHog's tables carry, written as text:
  * the facts are JSON already, and parsing and re-serialising every row would double the cost.
+ * False, and nothing written, for a fact that is not a JSON object.
  */
-function rowLine(message: LogMessage): string | undefined {
+function writeRowLine(rows: Utf8Bytes, message: LogMessage): boolean {
   const value = message.value.trim()
-  if (!value.startsWith('{') || !value.endsWith('}')) return undefined
-  const kafkaColumns = `"_timestamp":${Math.floor(message.timestamp / 1000)},"_offset":${message.offset},"_partition":${message.partition}`
-  return `${value.slice(0, -1)}${/^\{\s*\}$/.test(value) ? '' : ','}${kafkaColumns}}`
+  if (!value.startsWith('{') || !value.endsWith('}')) return false
+  const kafkaColumns = `"_timestamp":${Math.floor(message.timestamp / 1000)},"_offset":${message.offset},"_partition":${message.partition}}\n`
+  if (/^\{\s*\}$/.test(value)) rows.write(`{${kafkaColumns}`)
+  else {
+    rows.write(value.slice(0, -1))
+    rows.write(`,${kafkaColumns}`)
+  }
+  return true
 }
