@@ -11,17 +11,20 @@ export interface Utf8Bytes {
   bytes(): Buffer
 }
 
-export function utf8Bytes(initialBytes = 64 * 1024): Utf8Bytes {
-  let buffer = Buffer.allocUnsafe(initialBytes)
+/** `expectedBytes`: what the text will most likely take (its UTF-16 length for ASCII text). */
+export function utf8Bytes(expectedBytes = 64 * 1024): Utf8Bytes {
+  let buffer = Buffer.allocUnsafe(Math.max(expectedBytes, 1024))
   let at = 0
   return {
     write(text) {
-      // UTF-8 takes at most 3 bytes for each UTF-16 unit
-      const most = text.length * 3
-      if (at + most > buffer.length) {
-        const larger = Buffer.allocUnsafe(Math.max(buffer.length * 2, at + most))
-        buffer.copy(larger, 0, 0, at)
-        buffer = larger
+      // UTF-8 takes at most 3 bytes for each UTF-16 unit; only near the end is the exact size counted
+      if (at + text.length * 3 > buffer.length) {
+        const needed = at + Buffer.byteLength(text)
+        if (needed > buffer.length) {
+          const larger = Buffer.allocUnsafe(Math.max(buffer.length * 2, needed))
+          buffer.copy(larger, 0, 0, at)
+          buffer = larger
+        }
       }
       at += buffer.write(text, at)
     },

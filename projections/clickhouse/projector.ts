@@ -61,7 +61,8 @@ export function startClickHouseProjector(options: ProjectorOptions): Projector {
     eachBatch: watch(async (batch: LogBatch) => {
       const started = performance.now()
       const table = tableOf[batch.topic as FactTopic]
-      const rows = utf8Bytes()
+      // each row as it came, with its Kafka columns (about 60 bytes)
+      const rows = utf8Bytes(batch.messages.reduce((bytes, message) => bytes + message.value.length + 64, 0))
       const lines: { message: LogMessage; start: number; end: number }[] = []
       const unreadable: { message: LogMessage; setAside: SetAside }[] = []
       for (const message of batch.messages) {

@@ -21,7 +21,9 @@ export function inflateOutbox(bytes: Uint8Array): OutboxRecord[] {
  * that holds a line break is JSON-encoded (flag `j`).
  */
 export function encodeOutbox(records: readonly OutboxRecord[]): Buffer {
-  const text = utf8Bytes()
+  const text = utf8Bytes(
+    records.reduce((bytes, r) => bytes + r.topic.length + (r.key?.length ?? 4) + r.value.length + 8, 0),
+  )
   for (const { topic, key, value } of records) {
     const raw = !value.includes('\n')
     text.write(`${topic}\t${JSON.stringify(key)}\t${raw ? 'r' : 'j'}`)
