@@ -73,10 +73,11 @@ export async function productionBench(): Promise<void> {
         mainAtQueryable = mainThreadTimes(server)
         if (process.env.BENCH_THREADS)
           console.log(
-            threadsReport(server, [threadsAtStart, threadsAtAccepted, server.threadTimes()], {
-              burst: (accepted - started) / 1000,
-              after: (queryable - accepted) / 1000,
-            }),
+            threadsReport(
+              server,
+              { start: threadsAtStart, accepted: threadsAtAccepted, queryable: server.threadTimes() },
+              { burst: (accepted - started) / 1000, after: (queryable - accepted) / 1000 },
+            ),
           )
         return (await countEvents(server.url, key, 'bench')) >= events
       }, 600_000)
@@ -136,7 +137,7 @@ function mainThreadTimes(server: ChildServer): ThreadTimes | undefined {
  */
 function threadsReport(
   server: ChildServer,
-  [start, accepted, queryable]: Map<number, ThreadTimes>[],
+  { start, accepted, queryable }: Record<'start' | 'accepted' | 'queryable', Map<number, ThreadTimes>>,
   seconds: { burst: number; after: number },
 ): string {
   const lines = [
@@ -144,13 +145,11 @@ function threadsReport(
   ]
   const spent = (from: ThreadTimes | undefined, to: ThreadTimes | undefined) =>
     `${((to?.cpu ?? 0) - (from?.cpu ?? 0)).toFixed(2)} / ${((to?.waited ?? 0) - (from?.waited ?? 0)).toFixed(2)}`
-  for (const [thread, times] of queryable!) {
-    if (times.cpu - (start!.get(thread)?.cpu ?? 0) < 0.02) continue
+  for (const [thread, times] of queryable) {
+    if (times.cpu - (start.get(thread)?.cpu ?? 0) < 0.02) continue
     const name = thread === server.pid ? 'main' : threadName(server.pid, thread)
-    const during = spent(start!.get(thread), accepted!.get(thread))
-    lines.push(
-      `  ${name.padEnd(16)} ${thread}  burst ${during}  after ${spent(accepted!.get(thread), times)}`,
-    )
+    const during = spent(start.get(thread), accepted.get(thread))
+    lines.push(`  ${name.padEnd(16)} ${thread}  burst ${during}  after ${spent(accepted.get(thread), times)}`)
   }
   return lines.join('\n')
 }

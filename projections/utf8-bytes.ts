@@ -12,7 +12,7 @@ export interface Utf8Bytes {
 }
 
 /** `expectedBytes`: what the text will most likely take (its UTF-16 length for ASCII text). */
-export function utf8Bytes(expectedBytes = 64 * 1024): Utf8Bytes {
+export function utf8Bytes(expectedBytes: number): Utf8Bytes {
   let buffer = Buffer.allocUnsafe(Math.max(expectedBytes, 1024))
   let at = 0
   return {

@@ -48,7 +48,8 @@ export function createClickHouse(config: ClickHouseConfig): ClickHouse {
       chdb.chdb
         .rawInsert({ table, values: rows, format: 'JSONEachRow', settings })
         .catch((error: unknown) => {
-          // chDB's insert error carries ClickHouse's message, which says what the server would
+          // chDB's insert error carries ClickHouse's message: parsed, it is the error a server
+          // would answer with (its code and type), which tells refused rows from a server away
           throw error instanceof Error ? Object.assign(parseError(error.message), { cause: error }) : error
         })
   } else {

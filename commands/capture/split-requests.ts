@@ -22,9 +22,9 @@ export interface SplitDeps {
  * for every 2 000 of them, one after the other, so that a batch of large requests is not held in
  * memory as a whole while its append waits for its sync (200 requests of 100 events were 20 000
  * messages at once, which every scavenge of the main heap copied: in pieces, the scavenges of a
- * 60 000-event burst took a fifth less time — docs/benchmarks.md). A record that cannot be split is set
- * aside in the dead letter queue with the reason. The batch's position is committed after the
- * last append: a crash before it writes its messages again, which ingest takes as PostHog's
+ * 60 000-event burst took a fifth less time — docs/benchmarks.md). A record that cannot be split
+ * is set aside in the dead letter queue with the reason. The batch's position is committed after
+ * the last append: a crash before it writes its messages again, which ingest takes as PostHog's
  * at-least-once capture would have it (the same event uuids).
  */
 export function createRequestSplitter(deps: SplitDeps): (batch: LogBatch) => Promise<void> {
