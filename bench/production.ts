@@ -55,7 +55,6 @@ export async function productionBench(): Promise<void> {
       process.stdout.write(`sending ${events} events… `)
       const started = performance.now()
       const cpuAtStart = server.cpuSeconds()
-      const mainAtStart = mainThreadTimes(server)
       const threadsAtStart = server.threadTimes()
       await sendEvents(server.url, token, 'bench', events)
       const accepted = performance.now()
@@ -65,22 +64,22 @@ export async function productionBench(): Promise<void> {
       // takes seconds of its own); a count short of them would go on waiting.
       let queryable = 0
       let cpuAtQueryable: number | null = null
-      let mainAtQueryable: ThreadTimes | undefined
+      let threadsAtQueryable = new Map<number, ThreadTimes>()
       await waitUntil(async () => {
         if (!(await nothingToConsume(server.url, key))) return false
         queryable = performance.now()
         cpuAtQueryable = server.cpuSeconds()
-        mainAtQueryable = mainThreadTimes(server)
-        if (process.env.BENCH_THREADS)
-          console.log(
-            threadsReport(
-              server,
-              { start: threadsAtStart, accepted: threadsAtAccepted, queryable: server.threadTimes() },
-              { burst: (accepted - started) / 1000, after: (queryable - accepted) / 1000 },
-            ),
-          )
+        threadsAtQueryable = server.threadTimes()
         return (await countEvents(server.url, key, 'bench')) >= events
       }, 600_000)
+      if (process.env.BENCH_THREADS)
+        console.log(
+          threadsReport(
+            server,
+            { start: threadsAtStart, accepted: threadsAtAccepted, queryable: threadsAtQueryable },
+            { burst: (accepted - started) / 1000, after: (queryable - accepted) / 1000 },
+          ),
+        )
       process.stdout.write('measuring lag… ')
       const lags: number[] = []
       for (let i = 0; i < 30; i++) lags.push(await timeToQueryable(server.url, token, key, `lag-${i}`, 5))
@@ -91,7 +90,11 @@ export async function productionBench(): Promise<void> {
         Math.round(events / ((accepted - started) / 1000)),
         Math.round(events / untilQueryable),
         ...cpuColumns(cpuAtStart, cpuAtQueryable, untilQueryable),
-        mainThreadColumn(mainAtStart, mainAtQueryable, untilQueryable),
+        mainThreadColumn(
+          mainThreadOf(server, threadsAtStart),
+          mainThreadOf(server, threadsAtQueryable),
+          untilQueryable,
+        ),
         `${percentile(lags, 50).toFixed(0)} ms`,
         `${percentile(lags, 99).toFixed(0)} ms`,
       ])
@@ -127,8 +130,8 @@ function cpuColumns(before: number | null, after: number | null, seconds: number
 }
 
 /** The main thread — ingest, the projector, the API — whose share of the time bounds end to end when it is never idle. */
-function mainThreadTimes(server: ChildServer): ThreadTimes | undefined {
-  return server.pid === undefined ? undefined : server.threadTimes().get(server.pid)
+function mainThreadOf(server: ChildServer, threads: Map<number, ThreadTimes>): ThreadTimes | undefined {
+  return server.pid === undefined ? undefined : threads.get(server.pid)
 }
 
 /**
