@@ -1,10 +1,15 @@
+const keyBytes = Buffer.allocUnsafe(1024)
+
 /**
  * Kafka's default partitioner hash (murmur2, seed 0x9747b28c, as the Java client and kafkajs compute
  * it), so a key lands on the same partition number in the embedded log as on a Kafka broker.
  */
 export function murmur2(key: string): number {
-  const data = Buffer.from(key, 'utf8')
-  const length = data.length
+  // Every appended record's key is hashed: a key's bytes go into a buffer kept for it rather than a
+  // new one each time (a fresh buffer per key was 3 % of the main thread end to end). A UTF-16 unit
+  // is at most 3 bytes of UTF-8, so a key that fits by that bound is never cut short.
+  const data = 3 * key.length <= keyBytes.length ? keyBytes : Buffer.from(key, 'utf8')
+  const length = data === keyBytes ? keyBytes.write(key, 0, 'utf8') : data.length
   const m = 0x5bd1e995
   const r = 24
   let h = 0x9747b28c ^ length

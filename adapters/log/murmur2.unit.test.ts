@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { murmur2, partitionForKey } from './murmur2.ts'
 
@@ -13,6 +14,14 @@ describe('murmur2 partitioning', () => {
     const keys = ['', 'a', 'ab', 'abc', 'abcd', 'phc_token:user-1', 'phc_x:ünïcødé-✓', 'x'.repeat(401)]
     for (let i = 0; i < 500; i++) keys.push(`phc_${i.toString(36)}:distinct-${i * 7919}`)
     for (const key of keys) expect(murmur2(key), key).toBe(kafkajsMurmur2(key))
+  })
+
+  it('matches kafkajs for any text, short or long, one key after another', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 600 }), { minLength: 1 }), (keys) => {
+        for (const key of keys) expect(murmur2(key)).toBe(kafkajsMurmur2(key))
+      }),
+    )
   })
 
   it('spreads keys over every partition', () => {
