@@ -8,6 +8,7 @@ import {
   readSync,
   renameSync,
   rmSync,
+  writeSync,
 } from 'node:fs'
 import { type FileHandle, open as openFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -290,7 +291,9 @@ function segmentWriter(
         await roll(encoded)
         return
       }
-      await current.handle.write(encoded.bytes, 0, encoded.bytes.length, at.at)
+      // Into the page cache at once (tens of µs); only the sync goes to libuv's pool: a hop there
+      // wakes a pool thread and then this one, and under load each wakeup can cost a core switch.
+      writeFully(current.handle.fd, encoded.bytes, at.at)
       await current.handle.datasync()
       at = { offset: encoded.next.offset, at: at.at + encoded.bytes.length, crc: encoded.next.crc }
       if (prepared === null && at.at > current.size / 2) prepared = prepare(segmentBytes)
@@ -340,6 +343,11 @@ function segmentWriter(
     rolled({ base: at.offset, path })
     at = { offset: encoded.next.offset, at: needed, crc: encoded.next.crc }
   }
+}
+
+function writeFully(fd: number, bytes: Buffer, position: number): void {
+  for (let written = 0; written < bytes.length; )
+    written += writeSync(fd, bytes, written, bytes.length - written, position + written)
 }
 
 interface Encoded {
