@@ -14,6 +14,7 @@ import { type FileHandle, open as openFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import type { LogRecord } from '../../../ports/log.ts'
+import { commitSyncs } from './commit-sync.ts'
 import type { TopicStorage } from './topic-storage.ts'
 
 interface TimedRecord {
@@ -262,6 +263,7 @@ function segmentWriter(
   tail: { segment: Segment; handle: FileHandle; at: Position } | null,
   rolled: (segment: { base: number; path: string }) => void,
 ) {
+  const sync = commitSyncs()
   let current = tail === null ? null : { handle: tail.handle, size: tail.segment.size }
   let at: Position = tail?.at ?? { offset: 0, at: segmentHeaderBytes, crc: 0 }
   // the next segment, written full of zeros while this one fills
@@ -291,10 +293,10 @@ function segmentWriter(
         await roll(encoded)
         return
       }
-      // Into the page cache at once (tens of µs); only the sync goes to libuv's pool: a hop there
-      // wakes a pool thread and then this one, and under load each wakeup can cost a core switch.
+      // Into the page cache at once (tens of µs): a hop to libuv's pool wakes a pool thread and then
+      // this one, and under load each wakeup can wait for a core. The sync too, while it is fast.
       writeFully(current.handle.fd, encoded.bytes, at.at)
-      await current.handle.datasync()
+      await sync(current.handle)
       at = { offset: encoded.next.offset, at: at.at + encoded.bytes.length, crc: encoded.next.crc }
       if (prepared === null && at.at > current.size / 2) prepared = prepare(segmentBytes)
     },
