@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'lmdb'
@@ -159,6 +159,73 @@ describe('a read', () => {
       expect(await log.endOffsets('requests')).toEqual(new Map([[0, 1]]))
       expect(snapshotsHeld()).toBe(0)
       await topic.close()
+    } finally {
+      await log.close()
+      rmSync(path, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('retention', () => {
+  it('removes segments of a topic of default retention once every group has read them and they are old, never for ever', async () => {
+    const path = mkdtempSync(join(tmpdir(), 'sluice-log-retention-'))
+    const segments = (topic: string) =>
+      readdirSync(join(path, 'segments', topic, '0')).filter((name) => name.endsWith('.log')).length
+    let log = createEmbeddedLog({ path, segmentTopics: 'all', segmentBytes: 2048, retentionCheckMs: 0 })
+    try {
+      await log.ensureTopics([
+        { name: 'requests', partitions: 1, retention: 'default' },
+        { name: 'commands', partitions: 1, retention: 'forever' },
+      ])
+      for (let i = 0; i < 30; i++)
+        for (const topic of ['requests', 'commands'])
+          await log.append(topic, [{ key: 'k', value: `${i}:`.padEnd(300, 'x') }])
+      const before = segments('requests')
+      expect(before).toBeGreaterThan(3)
+      await log.read('requests', 0, 0, 1) // the storage is open, as a consumer's is
+
+      // kept for the retention (seven days by default), however far every group has read
+      await log.commitOffsets('split', 'requests', new Map([[0, 30]]))
+      expect(segments('requests')).toBe(before)
+      await log.close()
+
+      log = createEmbeddedLog({
+        path,
+        segmentTopics: 'all',
+        segmentBytes: 2048,
+        retentionMs: 0,
+        retentionCheckMs: 0,
+      })
+      await log.read('requests', 0, 0, 1)
+      // a second group that has read less holds what it has not read
+      await log.commitOffsets('audit', 'requests', new Map([[0, 5]]))
+      const heldByAudit = segments('requests')
+      expect(heldByAudit).toBeLessThan(before)
+      expect((await log.read('requests', 0, 5, 100)).map((m) => m.offset)).toEqual(
+        Array.from({ length: 25 }, (_, i) => 5 + i),
+      )
+      await log.commitOffsets('audit', 'requests', new Map([[0, 30]]))
+      expect(segments('requests')).toBe(1)
+      expect(await log.endOffsets('requests')).toEqual(new Map([[0, 30]]))
+
+      // a topic kept for ever keeps every segment, whatever was read
+      await log.read('commands', 0, 0, 1)
+      await log.commitOffsets('ingest', 'commands', new Map([[0, 30]]))
+      expect(segments('commands')).toBe(before)
+
+      // appends and consumers go on where they were
+      await log.append('requests', [{ key: 'k', value: 'after' }])
+      const seen: number[] = []
+      const subscription = log.subscribe({
+        groupId: 'split',
+        topics: ['requests'],
+        maxBatchSize: 100,
+        eachBatch: async ({ messages }) => {
+          seen.push(...messages.map((m) => m.offset))
+        },
+      })
+      await expect.poll(() => seen).toEqual([30])
+      await subscription.stop()
     } finally {
       await log.close()
       rmSync(path, { recursive: true, force: true })

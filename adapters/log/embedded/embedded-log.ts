@@ -41,6 +41,15 @@ export interface EmbeddedLogOptions {
    * now on, and those made before, whose records are moved over by `ensureTopics`.
    */
   segmentTopics?: readonly string[] | 'all'
+  /** How big a segment file grows (segment-topic.ts); small ones in tests. */
+  segmentBytes?: number
+  /**
+   * How long the records of a topic of default retention are kept at least: Kafka's default, 7 days
+   * (`log.retention.hours`). Unlike Kafka, none goes before every consumer group has read it.
+   */
+  retentionMs?: number
+  /** How often, at most, a partition's old records are looked for after a consumer commits. */
+  retentionCheckMs?: number
 }
 
 export function isEmbeddedLog(log: Log): log is EmbeddedLog {
@@ -56,6 +65,7 @@ export interface EmbeddedLog extends Log {
 }
 
 const mib = 1024 * 1024
+const kafkaDefaultRetentionMs = 7 * 24 * 60 * 60 * 1000
 /** Room on the data dir's disk the log never writes into (see ensureRoom). */
 const reservedBytes = 64 * mib
 /** How long, and how many bytes appended, the free room last measured is taken as still known. */
@@ -96,7 +106,12 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
       const spec = specOf(topic) // a topic that does not exist gets no directory
       storage =
         spec.storage === 'segments'
-          ? segmentTopic({ dir: segmentsPath(topic), topic, partitions: spec.partitions })
+          ? segmentTopic({
+              dir: segmentsPath(topic),
+              topic,
+              partitions: spec.partitions,
+              segmentBytes: options.segmentBytes,
+            })
           : lmdbTopic(topic, batchesOf(topic))
       storages.set(topic, storage)
     }
@@ -181,6 +196,41 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
     await environments.get(topic)?.close()
     environments.delete(topic)
     rmSync(environmentPath(topic), { recursive: true, force: true })
+  }
+
+  const retentionMs = options.retentionMs ?? kafkaDefaultRetentionMs
+  const retentionCheckMs = options.retentionCheckMs ?? 60_000
+  const retentionChecked = new Map<string, number>()
+  /**
+   * Removes a partition's records of default retention that every consumer group has read and that
+   * are older than the retention, where their storage can (segment files, whole segments) — a group
+   * counts once it has committed a position, as it does after its first batch. The
+   * request records capture keeps are split into the command log, which is kept for ever, and
+   * without this a data dir would only grow. Run after a consumer commits, at most once a
+   * `retentionCheckMs` per partition; a failure is reported and tried again at the next.
+   */
+  const applyRetention = (topic: string, partition: number) => {
+    const storage = storages.get(topic)
+    if (storage?.removeBefore === undefined || specOf(topic).retention !== 'default') return
+    const checked = `${topic}\u0000${partition}`
+    const now = performance.now()
+    if (now - (retentionChecked.get(checked) ?? Number.NEGATIVE_INFINITY) < retentionCheckMs) return
+    retentionChecked.set(checked, now)
+    let readByAll = Number.POSITIVE_INFINITY
+    root.resetReadTxn() // a group another thread made is counted too
+    for (const { key, value } of offsets.getRange())
+      if (key[1] === topic && key[2] === partition) readByAll = Math.min(readByAll, value)
+    if (readByAll === Number.POSITIVE_INFINITY) return
+    try {
+      const removed = storage.removeBefore(partition, readByAll, Date.now() - retentionMs)
+      if (removed > 0)
+        options.logger?.debug({ topic, partition, before: readByAll, removed }, 'old segments removed')
+    } catch (error) {
+      options.logger?.warn(
+        { topic, partition, error: (error as Error).message },
+        'old segments could not be removed; trying again later',
+      )
+    }
   }
 
   const room = { free: 0, measuredAt: Number.NEGATIVE_INFINITY, unaccounted: 0 }
@@ -281,6 +331,7 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
         async commit(group, topic, partition, next) {
           ensureRoom(topic)
           await durable([offsets.put([group, topic, partition], next)])
+          applyRetention(topic, partition)
         },
         waitForAppend: (topic, partition, signal) =>
           new Promise<void>((resolve) => {
@@ -320,8 +371,10 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
 
     async commitOffsets(groupId, topic, committed) {
       ensureRoom(topic)
-      for (const [partition, offset] of committed)
+      for (const [partition, offset] of committed) {
         await durable([offsets.put([groupId, topic, partition], offset)])
+        applyRetention(topic, partition)
+      }
     },
 
     async read(topic, partition, fromOffset, maxMessages) {

@@ -154,4 +154,57 @@ describe('segment files', () => {
       { numRuns: 40 },
     )
   })
+
+  it('remove whole segments before an offset, never the last, and readers opened before let go of them', async () => {
+    const dir = newDir()
+    const writer = open(dir, 2048)
+    const appended: string[] = []
+    for (let i = 0; i < 40; i++) {
+      const value = `${i}:`.padEnd(300, 'x')
+      appended.push(value)
+      await writer.append(new Map([[0, [{ key: 'k', value }]]]), 1)
+    }
+    const reader = open(dir, 2048)
+    expect(values(reader.read(0, 0, 100))).toEqual(appended)
+    const segmentBases = () =>
+      readdirSync(join(dir, '0'))
+        .filter((name) => name.endsWith('.log'))
+        .map((name) => Number(name.slice(0, 20)))
+    const before = segmentBases()
+    expect(before.length).toBeGreaterThan(4)
+
+    // written after the cut-off: nothing goes, whatever was read
+    expect(writer.removeBefore?.(0, 40, Date.now() - 60_000)).toBe(0)
+    // every record of a segment must be before the offset: the one holding 20 stays
+    const holding20 = before.filter((base) => base <= 20).at(-1)!
+    expect(writer.removeBefore?.(0, 20, Date.now() + 1000)).toBe(before.indexOf(holding20))
+    expect(segmentBases()).toEqual(before.filter((base) => base >= holding20))
+    expect(reader.end(0)).toBe(40)
+    expect(values(reader.read(0, 20, 100))).toEqual(appended.slice(20))
+    // from before what is kept, a read starts at the first record kept, as Kafka's earliest does
+    expect(reader.read(0, 0, 1).map((m) => m.offset)).toEqual([holding20])
+    // the reader opened before no longer holds the removed files open (Linux lists them in /proc)
+    const removedStillOpen = existsSync('/proc/self/fd')
+      ? readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            return readlinkSync(join('/proc/self/fd', fd)).endsWith('(deleted)')
+          } catch {
+            return false
+          }
+        })
+      : []
+    expect(removedStillOpen).toEqual([])
+
+    // never the last segment, which the writer appends to; appends go on after the removal
+    writer.removeBefore?.(0, Number.POSITIVE_INFINITY, Date.now() + 1000)
+    expect(segmentBases()).toEqual([before.at(-1)])
+    await writer.append(new Map([[0, [{ key: 'k', value: 'after' }]]]), 2)
+    await writer.close()
+    const again = open(dir, 2048)
+    await again.append(new Map([[0, [{ key: 'k', value: 'again' }]]]), 3)
+    expect(values(reader.read(0, 40, 10))).toEqual(['after', 'again'])
+    expect(reader.end(0)).toBe(42)
+    await again.close()
+    await reader.close()
+  })
 })

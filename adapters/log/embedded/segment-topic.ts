@@ -124,6 +124,8 @@ export function segmentTopic(options: SegmentTopicOptions): TopicStorage {
         ...record,
       })),
     end: (partition) => partitions[partition]!.end(),
+    removeBefore: (partition, offset, writtenBefore) =>
+      partitions[partition]!.removeBefore(offset, writtenBefore),
     async close() {
       await committing
       for (const files of partitions) await files.close()
@@ -142,7 +144,10 @@ interface ReadRecord {
 function partitionFiles(dir: string, segmentBytes: number) {
   const segments: Segment[] = []
   const known = new Set<string>()
-  /** Takes up segments written since the last look (the writer's rolls, in another thread). */
+  /**
+   * Takes up segments written since the last look (the writer's rolls, in another thread), and lets
+   * go of those removed (removeBefore, in another thread): their room is free once no file is open.
+   */
   const lookAgain = () => {
     let names: string[]
     try {
@@ -150,6 +155,14 @@ function partitionFiles(dir: string, segmentBytes: number) {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
       throw error
+    }
+    const listed = new Set(names)
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const segment = segments[i]!
+      if (listed.has(segmentName(segment.base))) continue
+      closeSync(segment.fd)
+      known.delete(segmentName(segment.base))
+      segments.splice(i, 1)
     }
     const found = names.filter((name) => /^\d{20}\.log$/.test(name) && !known.has(name)).sort()
     for (const name of found) {
@@ -192,10 +205,11 @@ function partitionFiles(dir: string, segmentBytes: number) {
       next = position.offset
       if (records.length >= maxMessages) break
       // the end of this segment's records: the next segment goes on from there, if there is one
+      // (looking again may also let go of segments removed before this one)
       if (index === segments.length - 1) lookAgain()
-      const following = segments[index + 1]
-      if (following === undefined || following.base !== position.offset) break
-      index++
+      const end = position.offset
+      index = segments.findIndex((following) => following.base === end && following.base > segment.base)
+      if (index === -1) break
     }
     return { records, end: next }
   }
@@ -203,6 +217,27 @@ function partitionFiles(dir: string, segmentBytes: number) {
   let writer: SegmentWriter | null = null
   return {
     read: (fromOffset: number, maxMessages: number) => read(fromOffset, maxMessages).records,
+    /**
+     * Removes the oldest segments while every record of each is before `offset` and it was last
+     * written before `writtenBefore` (epoch ms): never the last segment, which the writer appends to,
+     * and only from the first on, so what is left is whole from its first offset. Returns how many.
+     */
+    removeBefore(offset: number, writtenBefore: number): number {
+      lookAgain()
+      let removed = 0
+      while (segments.length > 1) {
+        const [oldest, next] = [segments[0]!, segments[1]!]
+        if (next.base > offset || fstatSync(oldest.fd).mtimeMs >= writtenBefore) break
+        rmSync(oldest.path)
+        closeSync(oldest.fd)
+        known.delete(segmentName(oldest.base))
+        segments.shift()
+        removed++
+      }
+      // a removal lost to a crash only leaves a segment to remove again
+      if (removed > 0) fsyncDirectory(dir)
+      return removed
+    },
     end(): number {
       lookAgain()
       const last = segments.at(-1)
@@ -246,10 +281,7 @@ function partitionFiles(dir: string, segmentBytes: number) {
       const { stoppedAt } = scanSegment(last, nearestMark(last, last.base), () => true)
       tail = { segment: last, handle: await openFile(last.path, 'r+'), at: stoppedAt }
     }
-    return segmentWriter(dir, segmentBytes, tail, (segment) => {
-      known.add(segmentName(segment.base))
-      segments.push(openSegment(segment.path, segment.base))
-    })
+    return segmentWriter(dir, segmentBytes, tail, () => lookAgain())
   }
 }
 
@@ -261,7 +293,7 @@ function segmentWriter(
   dir: string,
   segmentBytes: number,
   tail: { segment: Segment; handle: FileHandle; at: Position } | null,
-  rolled: (segment: { base: number; path: string }) => void,
+  rolled: () => void,
 ) {
   const sync = commitSyncs()
   let current = tail === null ? null : { handle: tail.handle, size: tail.segment.size }
@@ -342,7 +374,7 @@ function segmentWriter(
     }
     await current?.handle.close()
     current = next
-    rolled({ base: at.offset, path })
+    rolled()
     at = { offset: encoded.next.offset, at: needed, crc: encoded.next.crc }
   }
 }

@@ -11,5 +11,10 @@ export interface TopicStorage {
   read(partition: number, fromOffset: number, maxMessages: number): LogMessage[]
   /** The offset after the partition's last record. */
   end(partition: number): number
+  /**
+   * Removes records before `offset` last written before `writtenBefore` (epoch ms), in whole
+   * pieces as the storage keeps them, where it can; returns how many pieces it removed.
+   */
+  removeBefore?(partition: number, offset: number, writtenBefore: number): number
   close(): Promise<void>
 }
