@@ -187,7 +187,8 @@ describe('segment files', () => {
     const removedStillOpen = existsSync('/proc/self/fd')
       ? readdirSync('/proc/self/fd').filter((fd) => {
           try {
-            return readlinkSync(join('/proc/self/fd', fd)).endsWith('(deleted)')
+            const file = readlinkSync(join('/proc/self/fd', fd))
+            return file.startsWith(dir) && file.endsWith('(deleted)')
           } catch {
             return false
           }
