@@ -39,6 +39,7 @@ export async function openLog(
       topicsWrittenElsewhere,
       // capture's commits: one write and one flush in place each (segment-topic.ts)
       segmentTopics: [Topics.captureRequests],
+      retentionMs: config.logRetentionHours * 60 * 60 * 1000,
     })
   return createKafkaLog({
     brokers: config.kafkaBrokers,

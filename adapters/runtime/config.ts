@@ -41,6 +41,11 @@ export interface SluiceConfig {
    * a smaller share, never none — for a machine busy with other work). SLUICE_MAIN_THREAD_PRIORITY.
    */
   mainThreadPriority: MainThreadPriority
+  /**
+   * How long the embedded log keeps capture's request records at least once every consumer has
+   * read them (Kafka's brokers keep them their own retention). SLUICE_LOG_RETENTION_HOURS.
+   */
+  logRetentionHours: number
 }
 
 export const mainThreadPriorities = ['idle', 'nice'] as const
@@ -82,6 +87,8 @@ export const defaults = {
   apps: { memoryMb: 64, timeoutMs: 1000, disableAfterFailures: 10 },
   captureThread: true,
   mainThreadPriority: 'idle',
+  // Kafka's default (log.retention.hours): the same wherever the log runs
+  logRetentionHours: 168,
 } as const
 
 /** The apps' settings, taken from the environment only (no option on the command line). */
@@ -218,6 +225,13 @@ export function resolveConfig(
     logLevel: logLevel as LogLevel,
     captureThread,
     mainThreadPriority: priority as MainThreadPriority,
+    logRetentionHours: fromEnvironment(
+      'SLUICE_LOG_RETENTION_HOURS',
+      defaults.logRetentionHours,
+      1,
+      1_000_000,
+      'hours, 1 or more',
+    ),
     apps: {
       memoryMb: fromEnvironment(
         appEnvironment.memoryMb,

@@ -15,6 +15,7 @@ describe('configuration', () => {
       logFormat: 'auto',
       logLevel: 'warn',
       mainThreadPriority: 'idle',
+      logRetentionHours: 168,
     })
     expect(config.dataDir.endsWith('/.sluice')).toBe(true)
     expect(resolveConfig({}, {}, 'start').waitSeconds).toBe(defaults.waitSeconds.start)
@@ -33,6 +34,7 @@ describe('configuration', () => {
         SLUICE_LOG_FORMAT: 'json',
         SLUICE_LOG_LEVEL: 'debug',
         SLUICE_MAIN_THREAD_PRIORITY: 'nice',
+        SLUICE_LOG_RETENTION_HOURS: '24',
       },
       'start',
     )
@@ -46,7 +48,11 @@ describe('configuration', () => {
       logFormat: 'json',
       logLevel: 'debug',
       mainThreadPriority: 'nice',
+      logRetentionHours: 24,
     })
+    expect(() => resolveConfig({}, { SLUICE_LOG_RETENTION_HOURS: '0' })).toThrow(
+      new ConfigError('SLUICE_LOG_RETENTION_HOURS takes hours, 1 or more, not "0"'),
+    )
   })
 
   it('takes options before the environment', () => {
