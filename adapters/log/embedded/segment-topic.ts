@@ -228,7 +228,7 @@ function partitionFiles(dir: string, segmentBytes: number) {
       while (segments.length > 1) {
         const [oldest, next] = [segments[0]!, segments[1]!]
         if (next.base > offset || fstatSync(oldest.fd).mtimeMs >= writtenBefore) break
-        rmSync(oldest.path)
+        rmSync(oldest.path, { force: true }) // gone already: removed by another reader of the topic
         closeSync(oldest.fd)
         known.delete(segmentName(oldest.base))
         segments.shift()
