@@ -216,12 +216,13 @@ export function createEmbeddedLog(options: EmbeddedLogOptions): EmbeddedLog {
     const now = performance.now()
     if (now - (retentionChecked.get(checked) ?? Number.NEGATIVE_INFINITY) < retentionCheckMs) return
     retentionChecked.set(checked, now)
-    let readByAll = Number.POSITIVE_INFINITY
-    root.resetReadTxn() // a group another thread made is counted too
-    for (const { key, value } of offsets.getRange())
-      if (key[1] === topic && key[2] === partition) readByAll = Math.min(readByAll, value)
-    if (readByAll === Number.POSITIVE_INFINITY) return
+    // a failure here is the retention's, never the commit's it follows
     try {
+      let readByAll = Number.POSITIVE_INFINITY
+      root.resetReadTxn() // a group another thread made is counted too
+      for (const { key, value } of offsets.getRange())
+        if (key[1] === topic && key[2] === partition) readByAll = Math.min(readByAll, value)
+      if (readByAll === Number.POSITIVE_INFINITY) return
       const removed = storage.removeBefore(partition, readByAll, Date.now() - retentionMs)
       if (removed > 0)
         options.logger?.debug({ topic, partition, before: readByAll, removed }, 'old segments removed')
