@@ -21,6 +21,8 @@ export interface SluiceMetrics {
   apps: AppMetrics
   projection: { observeBatch(topic: string, rows: number, seconds: number): void }
   consumerFailed(group: string, topic: string, partition: number): void
+  /** A consumer's batch waited this long for capture's thread, saturated (step-aside.ts). */
+  consumerGaveWay(group: string, seconds: number): void
   observeRequest(route: string, status: number): void
 }
 
@@ -93,6 +95,12 @@ export function createMetrics(options: MetricsOptions = {}): SluiceMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   })
+  const gaveWay = new Counter({
+    name: 'sluice_consumer_gave_way_seconds_total',
+    help: "Time a consumer group's batches waited for capture's thread while it was saturated, by group",
+    labelNames: ['group'],
+    registers: [registry],
+  })
   const consumerFailures = new Counter({
     name: 'sluice_consumer_failures_total',
     help: 'Batches a consumer failed and will retry, by consumer group, topic and partition',
@@ -146,6 +154,7 @@ export function createMetrics(options: MetricsOptions = {}): SluiceMetrics {
     },
     consumerFailed: (group, topic, partition) =>
       consumerFailures.inc({ group, topic, partition: String(partition) }),
+    consumerGaveWay: (group, seconds) => gaveWay.inc({ group }, seconds),
     observeRequest: (route, status) => requests.inc({ route, status: String(status) }),
   }
 }

@@ -9,6 +9,7 @@ import type { HashKeyOverride } from '../../schema/flags.ts'
 import { Topics } from '../../schema/topics.ts'
 import { isEmbeddedLog } from '../log/embedded/embedded-log.ts'
 import type { createMetrics } from '../metrics/metrics.ts'
+import { loopSaturation, saturationWindowMs } from './capture-saturation.ts'
 import type { MainThreadPriority, SluiceConfig } from './config.ts'
 import { threadRpc } from './thread-rpc.ts'
 
@@ -57,6 +58,8 @@ export interface CaptureThread {
   projectChanged(token: string): void
   /** Whether the thread runs (it is started again if it ends on its own). */
   running(): boolean
+  /** Whether the thread has all it can take now (capture-saturation.ts): the consumers may give way. */
+  saturated(): boolean
   stop(): Promise<void>
 }
 
@@ -179,6 +182,8 @@ export async function startCaptureThread(options: {
   const { config, log, logger } = options
   let stopping = false
   let current = await launch(options.spawned)
+  const saturation = loopSaturation(() => current.worker.performance.eventLoopUtilization())
+  const sampling = setInterval(saturation.sample, saturationWindowMs).unref()
 
   async function launch(spawned: SpawnedCaptureWorker) {
     const { worker } = spawned
@@ -225,8 +230,10 @@ export async function startCaptureThread(options: {
     flagsChanged: (projectId) => current.rpc.notice('flagsChanged', projectId),
     projectChanged: (token) => current.rpc.notice('projectChanged', token),
     running: () => current.running,
+    saturated: () => current.running && saturation.saturated(),
     async stop() {
       stopping = true
+      clearInterval(sampling)
       if (!current.running) return
       const ended = new Promise((resolve) => current.worker.once('exit', resolve))
       await current.rpc.call('stop').catch(() => {})

@@ -46,6 +46,11 @@ export interface SluiceConfig {
    * read them (Kafka's brokers keep them their own retention). SLUICE_LOG_RETENTION_HOURS.
    */
   logRetentionHours: number
+  /**
+   * How far behind capture the split may fall by giving way to capture's thread while that thread
+   * is saturated (commands/consumers/step-aside.ts); 0 never. SLUICE_CAPTURE_PRIORITY_SECONDS.
+   */
+  capturePrioritySeconds: number
 }
 
 export const mainThreadPriorities = ['idle', 'nice'] as const
@@ -89,6 +94,9 @@ export const defaults = {
   mainThreadPriority: 'idle',
   // Kafka's default (log.retention.hours): the same wherever the log runs
   logRetentionHours: 168,
+  // a burst of up to 10 s is taken at capture's full speed; at most 10, under the session timeout
+  // a Kafka consumer must heartbeat within (15 s), since the split waits inside a batch
+  capturePrioritySeconds: 10,
 } as const
 
 /** The apps' settings, taken from the environment only (no option on the command line). */
@@ -231,6 +239,13 @@ export function resolveConfig(
       1,
       1_000_000,
       'hours, 1 or more',
+    ),
+    capturePrioritySeconds: fromEnvironment(
+      'SLUICE_CAPTURE_PRIORITY_SECONDS',
+      defaults.capturePrioritySeconds,
+      0,
+      10,
+      'seconds, 0–10 (0: the split never gives way to capture)',
     ),
     apps: {
       memoryMb: fromEnvironment(

@@ -35,6 +35,7 @@ describe('configuration', () => {
         SLUICE_LOG_LEVEL: 'debug',
         SLUICE_MAIN_THREAD_PRIORITY: 'nice',
         SLUICE_LOG_RETENTION_HOURS: '24',
+        SLUICE_CAPTURE_PRIORITY_SECONDS: '0',
       },
       'start',
     )
@@ -49,9 +50,15 @@ describe('configuration', () => {
       logLevel: 'debug',
       mainThreadPriority: 'nice',
       logRetentionHours: 24,
+      capturePrioritySeconds: 0,
     })
     expect(() => resolveConfig({}, { SLUICE_LOG_RETENTION_HOURS: '0' })).toThrow(
       new ConfigError('SLUICE_LOG_RETENTION_HOURS takes hours, 1 or more, not "0"'),
+    )
+    expect(() => resolveConfig({}, { SLUICE_CAPTURE_PRIORITY_SECONDS: '11' })).toThrow(
+      new ConfigError(
+        'SLUICE_CAPTURE_PRIORITY_SECONDS takes seconds, 0–10 (0: the split never gives way to capture), not "11"',
+      ),
     )
   })
 

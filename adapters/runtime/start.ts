@@ -2,6 +2,7 @@ import { createServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { createRequestSplitter } from '../../commands/capture/split-requests.ts'
 import { createConsumerHealth } from '../../commands/consumers/consumer-health.ts'
+import { stepAsideWhileSaturated } from '../../commands/consumers/step-aside.ts'
 import { listDeadLetters, replayDeadLetters } from '../../commands/dlq/dead-letters.ts'
 import { createFlagDefinitionsCache } from '../../commands/flags/definitions-cache.ts'
 import { flushOutbox, startOutboxSweeper } from '../../commands/ingest/fact-publisher.ts'
@@ -106,21 +107,37 @@ export async function startSluice(
     const apps = openApps(config.apps, db)
     steps.add("the apps' sandboxes", apps.close)
     const failures: string[] = []
+    // Set once capture's thread runs: appends to `capture_requests` (dead letters replayed) then go
+    // through it, and the split gives way to it.
+    let thread: CaptureThread | null = null
 
     let ingest: Subscription | null = null
     if (roles.has('ingest')) {
       // the split runs where ingest does: in a cluster, the ingest processes share it as a group
+      // While capture's thread is saturated the split, and with it everything after it, waits: a
+      // burst is taken at capture's full speed and worked through after (docs/architecture.md)
+      const splitter = stepAsideWhileSaturated(
+        createRequestSplitter({ log, logger, now: () => new Date() }),
+        {
+          saturated: () => thread?.saturated() === true,
+          maxLagMs: config.capturePrioritySeconds * 1000,
+          now: () => Date.now(),
+          sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+          onWaited: (ms) => metrics.consumerGaveWay(ConsumerGroups.split, ms / 1000),
+        },
+      )
+      metrics.consumerGaveWay(ConsumerGroups.split, 0) // shown from the start, 0 until it first does
       const split = log.subscribe({
         groupId: ConsumerGroups.split,
         topics: [Topics.captureRequests],
         maxBatchSize: 200,
-        eachBatch: health.watch(
-          ConsumerGroups.split,
-          createRequestSplitter({ log, logger, now: () => new Date() }),
-        ),
+        eachBatch: health.watch(ConsumerGroups.split, splitter.eachBatch),
         onConsumerProblem: health.problems(ConsumerGroups.split),
       })
-      steps.add('the split (the requests in hand)', () => split.stop())
+      steps.add('the split (the requests in hand)', () => {
+        splitter.release()
+        return split.stop()
+      })
       watch(split.done, 'ingest', failures, logger)
       await flushOutbox({ log, identities })
       const sweeper = startOutboxSweeper({ log, identities, logger })
@@ -169,8 +186,6 @@ export async function startSluice(
       steps.add('the projector (its insert in hand)', () => projector.stop())
     }
 
-    // Set once capture's thread runs: appends to `capture_requests` (dead letters replayed) then go through it.
-    let thread: CaptureThread | null = null
     const commandLog = () => thread?.log ?? log
     const server: FastifyInstance = await buildHttpServer({
       logger,
