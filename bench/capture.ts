@@ -66,6 +66,7 @@ export async function captureBench(): Promise<void> {
             '',
           ],
           ...busiestRow(ours),
+          ...(await gaveWayRow(sluice.server.url)),
         )
       } finally {
         await sluice.server.stop()
@@ -323,6 +324,19 @@ async function load(server: ChildServer, url: string, body: string) {
       }
   }
   return { result, cpuMicrosPerRequest, busiest }
+}
+
+/**
+ * How long the split waited for capture's saturated thread during the run (step-aside.ts), as a row
+ * under its run's: in `sluice start` ingestion steps aside for a burst of up to 10 s.
+ */
+async function gaveWayRow(url: string) {
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  const seconds = /sluice_consumer_gave_way_seconds_total\{group="split"\} ([\d.e+-]+)/.exec(metrics)?.[1]
+  if (seconds === undefined) return []
+  return [
+    [`  the split's batches waited for capture ${Number(seconds).toFixed(1)} s in all`, '', '', '', '', ''],
+  ]
 }
 
 /** The busiest thread's figures as a row under its run's. */
