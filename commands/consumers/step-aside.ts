@@ -13,7 +13,7 @@ export interface StepAsideOptions {
   maxLagMs: number
   now(): number
   sleep(ms: number): Promise<void>
-  /** Told of each batch that waited, and for how long. */
+  /** Told of the time a batch waited, as it waits (a gauge of it stays current during a long wait). */
   onWaited?(ms: number): void
 }
 
@@ -45,12 +45,11 @@ export function stepAsideWhileSaturated(
           const now = options.now()
           return now - first.timestamp < options.maxLagMs && now - started < options.maxLagMs
         }
-        let waited = false
         while (!released && mayWait() && options.saturated()) {
-          waited = true
+          const before = options.now()
           await options.sleep(stepAsideCheckMs)
+          options.onWaited?.(options.now() - before)
         }
-        if (waited) options.onWaited?.(options.now() - started)
       }
       await eachBatch(batch)
     },
