@@ -80,5 +80,10 @@ export function formatStatus(status: IngestionStatus, url: string | null): strin
     lines.push(`  ${reason.step} ${reason.code}: ${reason.count} (${reason.not_replayed} not replayed)`)
   if (total > 0) lines.push('  `sluice dlq list` shows each; `sluice dlq replay` sends them through again.')
   if (status.stuck) lines.push('', 'A partition is stuck: it retries until what it waits for is back.')
+  if (status.capture_saturated)
+    lines.push(
+      '',
+      'Capture is saturated: the split gives way to it, for at most SLUICE_CAPTURE_PRIORITY_SECONDS (10 by default) of lag.',
+    )
   return lines.join('\n')
 }

@@ -279,6 +279,7 @@ export async function startSluice(
             deadLetters: await listDeadLetters(log, replays),
             roles: [...roles],
             backends: describeBackends(config),
+            captureSaturated: thread?.saturated(),
           }),
       },
     })

@@ -61,6 +61,11 @@ export interface IngestionStatus {
     by_reason: { step: string; code: string; count: number; not_replayed: number }[]
   }
   stuck: boolean
+  /**
+   * Whether capture's thread is saturated now, so that the split gives way to it (lag grows on
+   * purpose, for a bounded time: SLUICE_CAPTURE_PRIORITY_SECONDS); null where no capture thread runs.
+   */
+  capture_saturated: boolean | null
 }
 
 export interface IngestionStatusInput {
@@ -71,6 +76,8 @@ export interface IngestionStatusInput {
   deadLetters: readonly ListedDeadLetter[]
   roles: string[] | null
   backends: IngestionStatus['backends']
+  /** Whether capture's thread is saturated (see IngestionStatus), when one runs in the process. */
+  captureSaturated?: boolean
 }
 
 export async function ingestionStatus(input: IngestionStatusInput): Promise<IngestionStatus> {
@@ -127,5 +134,6 @@ export async function ingestionStatus(input: IngestionStatusInput): Promise<Inge
       by_reason: [...reasons.values()].sort((a, b) => b.count - a.count),
     },
     stuck: consumers.some((c) => c.stuck),
+    capture_saturated: input.captureSaturated ?? null,
   }
 }

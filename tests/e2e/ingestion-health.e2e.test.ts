@@ -84,6 +84,7 @@ describe('ingestion never stalls, and the operator sees it while sluice runs', (
       return parsed.consumers.every((c) => c.lag === 0) ? parsed : undefined
     })
     expect(status.stuck).toBe(false)
+    expect(status.capture_saturated).toBe(false)
     expect(status.roles).toEqual(['capture', 'ingest', 'project', 'api'])
     expect(status.consumers.filter((c) => c.group === 'ingest').map((c) => c.topic)).toContain(
       Topics.commands,
