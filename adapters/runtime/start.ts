@@ -279,7 +279,9 @@ export async function startSluice(
             deadLetters: await listDeadLetters(log, replays),
             roles: [...roles],
             backends: describeBackends(config),
-            captureSaturated: thread?.saturated(),
+            // told only where the split gives way to it
+            captureSaturated:
+              roles.has('ingest') && config.capturePrioritySeconds > 0 ? thread?.saturated() : undefined,
           }),
       },
     })

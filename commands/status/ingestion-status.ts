@@ -63,7 +63,8 @@ export interface IngestionStatus {
   stuck: boolean
   /**
    * Whether capture's thread is saturated now, so that the split gives way to it (lag grows on
-   * purpose, for a bounded time: SLUICE_CAPTURE_PRIORITY_SECONDS); null where no capture thread runs.
+   * purpose, for a bounded time: SLUICE_CAPTURE_PRIORITY_SECONDS); null where the process has no
+   * capture thread and split together, or the split never gives way.
    */
   capture_saturated: boolean | null
 }
