@@ -41,12 +41,14 @@ describe("capture's thread saturation", () => {
       await new Promise((resolve) => worker.once('online', resolve))
       const saturation = loopSaturation(() => worker.performance.eventLoopUtilization())
       const done = new Promise((resolve) => worker.once('message', resolve))
-      worker.postMessage(300)
+      // spins far longer than the window, so that a late timer on a busy machine still reads it busy
+      worker.postMessage(1500)
       await new Promise((resolve) => setTimeout(resolve, 200))
       saturation.sample()
       expect(saturation.saturated()).toBe(true)
       await done
-      await new Promise((resolve) => setTimeout(resolve, 400))
+      saturation.sample() // the window that ends with the spin
+      await new Promise((resolve) => setTimeout(resolve, 300))
       saturation.sample()
       expect(saturation.saturated()).toBe(false)
     } finally {
