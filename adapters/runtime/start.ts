@@ -110,6 +110,7 @@ export async function startSluice(
     // Set once capture's thread runs: appends to `capture_requests` (dead letters replayed) then go
     // through it, and the split gives way to it.
     let thread: CaptureThread | null = null
+    const splitGivesWay = roles.has('ingest') && config.capturePrioritySeconds > 0
 
     let ingest: Subscription | null = null
     if (roles.has('ingest')) {
@@ -119,7 +120,7 @@ export async function startSluice(
       const splitter = stepAsideWhileSaturated(
         createRequestSplitter({ log, logger, now: () => new Date() }),
         {
-          saturated: () => thread?.saturated() === true,
+          saturated: () => splitGivesWay && thread?.saturated() === true,
           maxLagMs: config.capturePrioritySeconds * 1000,
           now: () => Date.now(),
           sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
@@ -280,8 +281,7 @@ export async function startSluice(
             roles: [...roles],
             backends: describeBackends(config),
             // told only where the split gives way to it
-            captureSaturated:
-              roles.has('ingest') && config.capturePrioritySeconds > 0 ? thread?.saturated() : undefined,
+            captureSaturated: splitGivesWay ? thread?.saturated() : undefined,
           }),
       },
     })
