@@ -17,6 +17,11 @@ const run = promisify(execFile)
 const root = new URL('..', import.meta.url).pathname
 const durationSeconds = Number(process.env.BENCH_SECONDS ?? 10)
 const connections = 16
+/** Rounds of bare fastify and every server in turn; the rows show the median round's figures. */
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
+
+type Loaded = Awaited<ReturnType<typeof load>>
+type Row = (string | number)[]
 
 /**
  * Capture throughput against a bare fastify server that parses the same JSON and answers 200, in
@@ -24,55 +29,84 @@ const connections = 16
  * sluice is measured as a user starts it — `sluice start`, every role in one process, so ingest,
  * the projector and the API run beside capture on the same two cores — with capture on a thread
  * of its own (the default) and on the main thread (SLUICE_CAPTURE_THREAD=off); then the capture
- * role alone. Every 200 means the events are fsynced in the command log. CPU per request is the
- * server process's, all threads, and under it its busiest thread's (Linux only). Then two parts of
- * capture's cost alone: its very records appended straight to the embedded log (the ceiling the
- * durable log sets, and an append's CPU), and its own work on the request — decoding, checking,
- * normalising, serialising — with no HTTP and no log.
+ * role alone — in rounds (`BENCH_ROUNDS`, 3 by default), bare fastify first in each, and every
+ * server's ratio the median of its rounds'. Every 200 means the events are fsynced in the command
+ * log. CPU per request is the server process's, all threads, and under it its busiest thread's
+ * (Linux only). Then two parts of capture's cost alone: its very records appended straight to the
+ * embedded log (the ceiling the durable log sets, and an append's CPU), and its own work on the
+ * request — decoding, checking, normalising, serialising — with no HTTP and no log.
  */
 export async function captureBench(): Promise<void> {
-  const rows: (string | number)[][] = []
-  const servers: { name: string; args: string[]; env: NodeJS.ProcessEnv }[] = [
+  const rows: Row[] = []
+  // capture on the main thread, an order of magnitude behind, is measured in the first round only
+  const servers: { name: string; args: string[]; env: NodeJS.ProcessEnv; firstRoundOnly?: true }[] = [
     { name: 'sluice start, capture thread', args: [], env: {} },
-    { name: 'sluice start, capture on the main thread', args: [], env: { SLUICE_CAPTURE_THREAD: 'off' } },
+    {
+      name: 'sluice start, capture on the main thread',
+      args: [],
+      env: { SLUICE_CAPTURE_THREAD: 'off' },
+      firstRoundOnly: true,
+    },
     { name: 'capture role alone', args: ['--roles', 'capture'], env: {} },
   ]
   for (const shape of ['batch', 'single'] as const) {
     const eventsPerRequest = shape === 'batch' ? 50 : 1
     const path = shape === 'batch' ? '/batch/' : '/e/'
     const label = shape === 'batch' ? '50-event batch' : 'single event'
-    const baseline = await startChild(['--import', 'tsx', 'bench/bare-fastify.ts'], /listening on (\S+)/)
-    process.stdout.write(`${shape}: bare fastify ${durationSeconds}s… `)
-    const bare = await load(baseline, `${baseline.url}${path}`, JSON.stringify(payload(shape, 'phc_bench')))
-    await baseline.stop()
-    rows.push(loadRow(`${label} — bare fastify`, bare, eventsPerRequest), ...busiestRow(bare))
-    for (const { name, args, env } of servers) {
-      const sluice = await startSluiceChild(args, env)
-      try {
-        process.stdout.write(`${name} ${durationSeconds}s… `)
-        const ours = await load(
-          sluice.server,
-          `${sluice.server.url}${path}`,
-          JSON.stringify(payload(shape, sluice.token)),
-        )
-        rows.push(
-          loadRow(`${label} — ${name}`, ours, eventsPerRequest),
-          [
-            `  ratio to bare`,
-            (ours.result.requests.average / bare.result.requests.average).toFixed(2),
-            '',
-            '',
-            '',
-            '',
-          ],
-          ...busiestRow(ours),
-          ...(await gaveWayRow(sluice.server.url)),
-        )
-      } finally {
-        await sluice.server.stop()
+    // The machine's speed can swing by half within minutes: each round measures bare fastify and
+    // then every server, and each server's ratio is the median of its rounds' ratios to their bare.
+    const bareRounds: Loaded[] = []
+    const serverRounds = servers.map(() => [] as { loaded: Loaded; ratio: number; gaveWay: Row[] }[])
+    for (let round = 1; round <= rounds; round++) {
+      const baseline = await startChild(['--import', 'tsx', 'bench/bare-fastify.ts'], /listening on (\S+)/)
+      process.stdout.write(`${shape}, round ${round} of ${rounds}: bare fastify ${durationSeconds}s… `)
+      const bare = await load(baseline, `${baseline.url}${path}`, JSON.stringify(payload(shape, 'phc_bench')))
+      await baseline.stop()
+      bareRounds.push(bare)
+      for (const [i, { name, args, env, firstRoundOnly }] of servers.entries()) {
+        if (firstRoundOnly && round > 1) continue
+        const sluice = await startSluiceChild(args, env)
+        try {
+          process.stdout.write(`${name} ${durationSeconds}s… `)
+          const loaded = await load(
+            sluice.server,
+            `${sluice.server.url}${path}`,
+            JSON.stringify(payload(shape, sluice.token)),
+          )
+          serverRounds[i]!.push({
+            loaded,
+            ratio: loaded.result.requests.average / bare.result.requests.average,
+            gaveWay: await gaveWayRow(sluice.server.url),
+          })
+        } finally {
+          await sluice.server.stop()
+        }
       }
+      console.log('done')
     }
-    console.log('done')
+    const bare = medianBy(bareRounds, (loaded) => loaded.result.requests.average)
+    rows.push(
+      loadRow(`${label} — bare fastify`, bare, eventsPerRequest),
+      ...roundsRow(
+        'requests/s',
+        bareRounds.map((loaded) => Math.round(loaded.result.requests.average)),
+      ),
+      ...busiestRow(bare),
+    )
+    for (const [i, { name }] of servers.entries()) {
+      const measured = serverRounds[i]!
+      const typical = medianBy(measured, (m) => m.ratio)
+      rows.push(
+        loadRow(`${label} — ${name}`, typical.loaded, eventsPerRequest),
+        [`  ratio to bare`, typical.ratio.toFixed(2), '', '', '', ''],
+        ...roundsRow(
+          'ratios',
+          measured.map((m) => m.ratio.toFixed(2)),
+        ),
+        ...busiestRow(typical.loaded),
+        ...typical.gaveWay,
+      )
+    }
   }
   // Capture's cost in parts, with no HTTP: its own work on a request, and the durable append of
   // what it writes — for the design it has (one record per request, the payload as sent) and the
@@ -252,7 +286,7 @@ async function logCeiling(
   }
 }
 
-function payload(shape: 'batch' | 'single', token: string) {
+export function payload(shape: 'batch' | 'single', token: string) {
   const event = (i: number) => ({
     event: '$pageview',
     distinct_id: `bench-user-${i % 500}`,
@@ -273,11 +307,7 @@ function payload(shape: 'batch' | 'single', token: string) {
   }
 }
 
-function loadRow(
-  name: string,
-  { result, cpuMicrosPerRequest }: Awaited<ReturnType<typeof load>>,
-  eventsPerRequest: number,
-) {
+function loadRow(name: string, { result, cpuMicrosPerRequest }: Loaded, eventsPerRequest: number) {
   return [
     name,
     Math.round(result.requests.average),
@@ -293,7 +323,7 @@ function loadRow(
  * and its busiest thread's — in `sluice start` capture's — share of a core, time waiting for one
  * (other threads had the cores) and CPU per request (Linux only).
  */
-async function load(server: ChildServer, url: string, body: string) {
+export async function load(server: ChildServer, url: string, body: string) {
   const cpuBefore = server.cpuSeconds()
   const threadsBefore = server.threadTimes()
   const started = performance.now()
@@ -312,25 +342,25 @@ async function load(server: ChildServer, url: string, body: string) {
     cpuBefore === null || cpuAfter === null || requests === 0
       ? null
       : ((cpuAfter - cpuBefore) * 1e6) / requests
-  let busiest: { busy: number; waited: number; microsPerRequest: number } | null = null
+  const threads: ThreadShare[] = []
   for (const [thread, after] of requests > 0 ? server.threadTimes() : []) {
     const before = threadsBefore.get(thread) ?? { cpu: 0, waited: 0 }
     const cpu = after.cpu - before.cpu
-    if (busiest === null || cpu / seconds > busiest.busy)
-      busiest = {
-        busy: cpu / seconds,
-        waited: (after.waited - before.waited) / seconds,
-        microsPerRequest: (cpu * 1e6) / requests,
-      }
+    threads.push({
+      busy: cpu / seconds,
+      waited: (after.waited - before.waited) / seconds,
+      microsPerRequest: (cpu * 1e6) / requests,
+    })
   }
-  return { result, cpuMicrosPerRequest, busiest }
+  const [busiest = null, nextBusiest = null] = threads.sort((a, b) => b.busy - a.busy)
+  return { result, cpuMicrosPerRequest, busiest, nextBusiest }
 }
 
 /**
  * How long the split waited for capture's saturated thread during the run (step-aside.ts), as a row
  * under its run's: in `sluice start` ingestion steps aside for a burst of up to 10 s.
  */
-async function gaveWayRow(url: string) {
+async function gaveWayRow(url: string): Promise<Row[]> {
   const metrics = await (await fetch(`${url}/metrics`)).text()
   const seconds = /sluice_consumer_gave_way_seconds_total\{group="split"\} ([\d.e+-]+)/.exec(metrics)?.[1]
   if (seconds === undefined) return []
@@ -339,12 +369,30 @@ async function gaveWayRow(url: string) {
   ]
 }
 
-/** The busiest thread's figures as a row under its run's. */
-function busiestRow({ busiest }: Awaited<ReturnType<typeof load>>) {
+/** The round in the middle by `value` (the upper one of two). */
+export function medianBy<T>(items: readonly T[], value: (item: T) => number): T {
+  return [...items].sort((a, b) => value(a) - value(b))[items.length >> 1]!
+}
+
+/** Each round's figure, in the order measured, where there was more than one round. */
+function roundsRow(what: string, figures: (string | number)[]): Row[] {
+  if (figures.length < 2) return []
+  return [[`  ${what}, round by round: ${figures.join(', ')}`, '', '', '', '', '']]
+}
+
+/** A thread's share of a core during a load, its share waiting for one, and its CPU per request. */
+interface ThreadShare {
+  busy: number
+  waited: number
+  microsPerRequest: number
+}
+
+/** The busiest thread's figures (or another's, named by `which`) as a row under its run's. */
+export function busiestRow({ busiest }: Pick<Loaded, 'busiest'>, which = 'its busiest thread') {
   if (busiest === null) return []
   return [
     [
-      `  its busiest thread: on a core ${busiest.busy.toFixed(2)} of the time, waiting for one ${busiest.waited.toFixed(2)}`,
+      `  ${which}: on a core ${busiest.busy.toFixed(2)} of the time, waiting for one ${busiest.waited.toFixed(2)}`,
       '',
       '',
       '',

@@ -4,6 +4,7 @@
  */
 import { appsBench } from './apps.ts'
 import { captureBench } from './capture.ts'
+import { captureThreadsBench } from './capture-threads.ts'
 import { consoleBench } from './console.ts'
 import { flagsBench } from './flags.ts'
 import { ingestBench } from './ingest.ts'
@@ -24,9 +25,13 @@ const benches: Record<string, () => Promise<void>> = {
   console: consoleBench,
   apps: appsBench,
 }
-/** Run only when named: they need something only the one running them can give. */
+/**
+ * Run only when named: they need something only the one running them can give, or answer a
+ * question of design for the machine at hand rather than measure sluice.
+ */
 const onRequest: Record<string, () => Promise<void>> = {
   'ingest-against': ingestAgainstBench,
+  'capture-threads': captureThreadsBench,
 }
 
 const wanted = process.argv.slice(2)
