@@ -65,9 +65,8 @@ describe("capture's thread saturation", () => {
       expect(await readings(() => spinning)).toContain(true)
       await done
       const idleBy = Date.now() + 10_000
-      const idle = await readings(() => saturation.saturated() && Date.now() < idleBy)
+      await readings(() => saturation.saturated() && Date.now() < idleBy)
       expect(saturation.saturated()).toBe(false)
-      expect(idle.length).toBeGreaterThan(0)
     } finally {
       await worker.terminate()
     }
