@@ -7,7 +7,7 @@
  * older Node it is left out with the reason.
  */
 
-import { busiestRow, load, medianBy, payload } from './capture.ts'
+import { busiestRow, type Loaded, load, medianBy, payload } from './capture.ts'
 import { startChild } from './child-server.ts'
 import { printTable } from './report.ts'
 
@@ -27,7 +27,7 @@ const designs = [
 
 export async function captureThreadsBench(): Promise<void> {
   const body = JSON.stringify(payload('batch', 'phc_bench'))
-  const measured = designs.map(() => [] as { loaded: Awaited<ReturnType<typeof load>>; ratio: number }[])
+  const measured = designs.map(() => [] as { loaded: Loaded; ratio: number }[])
   const bareRequests: number[] = []
   for (let round = 1; round <= rounds; round++) {
     process.stdout.write(`round ${round} of ${rounds}: bare fastify ${durationSeconds}s… `)

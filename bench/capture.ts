@@ -20,7 +20,7 @@ const connections = 16
 /** Rounds of bare fastify and every server in turn; the rows show the median round's figures. */
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
 
-type Loaded = Awaited<ReturnType<typeof load>>
+export type Loaded = Awaited<ReturnType<typeof load>>
 type Row = (string | number)[]
 
 /**
